@@ -1,0 +1,415 @@
+"""The alert store: one SQLite file shared by the monitor (writer) and the review page.
+
+Why SQLite by default: it is a single file, needs no server on an air-gapped control-room PC, and
+WAL mode lets the web app read while the monitor writes. The SQL here is kept portable (no
+SQLite-only functions in queries, ISO-8601 text timestamps, explicit columns) so that a PostgreSQL
+backend can be added behind the same methods later.
+
+Schema changes are forward-only migrations: each entry in ``MIGRATIONS`` upgrades the schema by one
+version and never drops or rewrites user data.
+
+Timestamps are stored as UTC ISO-8601 text with millisecond precision (``to_db_time``), so that text
+order is time order and every reader parses them the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(RuntimeError):
+    """The store URL is wrong, or the database cannot be opened or migrated."""
+
+
+ALERT_STATUSES = ("new", "confirmed", "dismissed")
+SEVERITIES = ("critical", "warning", "info")
+ROLES = ("viewer", "reviewer", "admin")
+
+# Each migration is a list of statements applied in one transaction. Never edit a shipped one:
+# append a new one instead.
+MIGRATIONS: list[list[str]] = [
+    # 1: alerts, review fields, users, audit, mutes, camera status, API tokens.
+    [
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            category TEXT NOT NULL,
+            label TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            start_offset_s REAL,
+            end_offset_s REAL,
+            track_id INTEGER,
+            score REAL,
+            clip_path TEXT,
+            snapshot_path TEXT,
+            source TEXT NOT NULL DEFAULT 'live',
+            status TEXT NOT NULL DEFAULT 'new',
+            reviewer TEXT,
+            reason TEXT,
+            note TEXT,
+            reviewed_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK (status IN ('new', 'confirmed', 'dismissed')),
+            CHECK (severity IN ('critical', 'warning', 'info'))
+        )""",
+        "CREATE INDEX ix_alerts_started ON alerts (started_at)",
+        "CREATE INDEX ix_alerts_status_started ON alerts (status, started_at)",
+        "CREATE INDEX ix_alerts_camera_started ON alerts (camera, started_at)",
+        "CREATE INDEX ix_alerts_rule_started ON alerts (rule, started_at)",
+        "CREATE INDEX ix_alerts_zone_started ON alerts (zone, started_at)",
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            created_at TEXT NOT NULL,
+            CHECK (role IN ('viewer', 'reviewer', 'admin'))
+        )""",
+        # Per-officer reviewed state: which alerts this officer has opened or judged.
+        """CREATE TABLE alert_seen (
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (alert_id, user_id)
+        )""",
+        # Every verdict and change: who, when, what, before and after (JSON text).
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            alert_id INTEGER,
+            target TEXT,
+            before_json TEXT,
+            after_json TEXT
+        )""",
+        "CREATE INDEX ix_audit_alert ON audit_log (alert_id, at)",
+        # A temporary switch-off of a rule or a zone on one camera (ISO 20380 asks for this).
+        """CREATE TABLE mutes (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            target_kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            until TEXT NOT NULL,
+            cancelled_at TEXT,
+            CHECK (target_kind IN ('rule', 'zone'))
+        )""",
+        "CREATE INDEX ix_mutes_camera_until ON mutes (camera, until)",
+        """CREATE TABLE camera_status (
+            camera TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            last_frame_at TEXT,
+            fps REAL,
+            frames INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0,
+            reconnects INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            frame_path TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked INTEGER NOT NULL DEFAULT 0
+        )""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def to_db_time(t: datetime) -> str:
+    """UTC ISO-8601 with milliseconds: fixed width, so text order is time order."""
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: the store only takes timezone-aware times")
+    return t.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def from_db_time(s: str | None) -> datetime | None:
+    return None if s is None else datetime.fromisoformat(s)
+
+
+def now_db() -> str:
+    return to_db_time(datetime.now(UTC))
+
+
+@dataclass
+class AlertRow:
+    """One alert as stored. ``id`` is None until inserted.
+
+    Paths (clip, snapshot) are relative to the folder of the config file, or absolute.
+    """
+
+    camera: str
+    rule: str
+    category: str
+    label: str
+    zone: str
+    severity: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    start_offset_s: float | None = None
+    end_offset_s: float | None = None
+    track_id: int | None = None
+    score: float | None = None
+    clip_path: str | None = None
+    snapshot_path: str | None = None
+    source: str = "live"
+    status: str = "new"
+    reviewer: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    reviewed_at: datetime | None = None
+    id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AlertRow:
+        names = {f.name for f in fields(cls)} - {"extra"}
+        kw = {k: row[k] for k in row.keys() if k in names}
+        for k in ("started_at", "ended_at", "reviewed_at"):
+            kw[k] = from_db_time(kw.get(k))
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Mute:
+    id: int
+    camera: str
+    target_kind: str  # "rule" | "zone"
+    target: str
+    reason: str
+    created_by: str
+    until: datetime
+
+
+def parse_url(url: str, base_dir: Path) -> Path:
+    """``sqlite:///rel/path.db`` (relative to base_dir) or ``sqlite:////abs/path.db``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise StoreError(
+            f"store.url {url!r} is not supported: use sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db (PostgreSQL is planned, not built yet)"
+        )
+    path = Path(url[len(prefix):])
+    return path if path.is_absolute() else base_dir / path
+
+
+class Store:
+    """A connection to the alert store. Thread-safe for the monitor's few writers (one lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: camera threads share one connection behind self._lock.
+            self.conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the alert store {path}: {e}") from e
+        self.conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            self.migrate()
+        except sqlite3.DatabaseError as e:
+            self.conn.close()
+            raise StoreError(f"{path} is not a usable alert store: {e}") from e
+
+    @classmethod
+    def open(cls, url: str, base_dir: Path) -> Store:
+        return cls(parse_url(url, base_dir))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    # -- schema -----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        row = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
+        ).fetchone()
+        if row is None:
+            return 0
+        v = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        return int(v or 0)
+
+    def migrate(self) -> None:
+        with self._lock:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            current = self.schema_version()
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {current}, newer than this program's "
+                    f"{SCHEMA_VERSION}: update the program rather than use an old one on it"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                with self.transaction() as c:
+                    for stmt in MIGRATIONS[version - 1]:
+                        c.execute(stmt)
+                    c.execute(
+                        "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                        (version, now_db()),
+                    )
+                log.info("alert store %s migrated to schema version %d", self.path, version)
+
+    # -- alerts (the monitor's side) ----------------------------------------------------------
+    _ALERT_COLS = (
+        "camera", "rule", "category", "label", "zone", "severity", "started_at", "ended_at",
+        "start_offset_s", "end_offset_s", "track_id", "score", "clip_path", "snapshot_path",
+        "source", "status", "reviewer", "reason", "note", "reviewed_at",
+    )  # fmt: skip
+
+    @staticmethod
+    def _db_value(v: Any) -> Any:
+        return to_db_time(v) if isinstance(v, datetime) else v
+
+    def insert_alert(self, a: AlertRow) -> int:
+        now = now_db()
+        values = [self._db_value(getattr(a, c)) for c in self._ALERT_COLS]
+        cols = ", ".join(self._ALERT_COLS)
+        marks = ", ".join("?" for _ in range(len(self._ALERT_COLS) + 2))
+        with self.transaction() as c:
+            cur = c.execute(
+                f"INSERT INTO alerts ({cols}, created_at, updated_at) VALUES ({marks})",
+                (*values, now, now),
+            )
+        a.id = int(cur.lastrowid or 0)
+        return a.id
+
+    def update_alert(self, alert_id: int, **changes: Any) -> None:
+        """Update monitor-owned fields (ended_at, end_offset_s, score, clip_path, ...)."""
+        bad = set(changes) - set(self._ALERT_COLS)
+        if bad:
+            raise ValueError(f"unknown alert fields {sorted(bad)}")
+        if not changes:
+            return
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        values = [self._db_value(v) for v in changes.values()]
+        with self.transaction() as c:
+            c.execute(
+                f"UPDATE alerts SET {sets}, updated_at = ? WHERE id = ?",
+                (*values, now_db(), alert_id),
+            )
+
+    def get_alert(self, alert_id: int) -> AlertRow | None:
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else AlertRow.from_row(row)
+
+    def list_alerts(self, camera: str | None = None, limit: int = 1000) -> list[AlertRow]:
+        sql = "SELECT * FROM alerts"
+        args: list[Any] = []
+        if camera is not None:
+            sql += " WHERE camera = ?"
+            args.append(camera)
+        sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self.conn.execute(sql, args).fetchall()
+        return [AlertRow.from_row(r) for r in rows]
+
+    # -- mutes and camera status ----------------------------------------------------------------
+    def active_mutes(self, camera: str, at: datetime) -> list[Mute]:
+        """Mutes in force on ``camera`` at ``at``: the monitor asks before raising an alert."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT id, camera, target_kind, target, reason, created_by, until FROM mutes "
+                "WHERE camera = ? AND until > ? AND cancelled_at IS NULL ORDER BY until",
+                (camera, to_db_time(at)),
+            ).fetchall()
+        return [
+            Mute(r["id"], r["camera"], r["target_kind"], r["target"], r["reason"],
+                 r["created_by"], datetime.fromisoformat(r["until"]))
+            for r in rows
+        ]  # fmt: skip
+
+    def add_mute(
+        self, camera: str, target_kind: str, target: str, reason: str, created_by: str,
+        until: datetime,
+    ) -> int:  # fmt: skip
+        if target_kind not in ("rule", "zone"):
+            raise ValueError(f"target_kind must be 'rule' or 'zone', not {target_kind!r}")
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO mutes (camera, target_kind, target, reason, created_by, created_at, until) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (camera, target_kind, target, reason, created_by, now_db(), to_db_time(until)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def set_camera_status(
+        self,
+        camera: str,
+        *,
+        name: str,
+        state: str,
+        last_frame_at: datetime | None = None,
+        fps: float | None = None,
+        frames: int = 0,
+        dropped: int = 0,
+        reconnects: int = 0,
+        last_error: str | None = None,
+        frame_path: str | None = None,
+    ) -> None:
+        # Upsert by delete+insert inside one transaction: portable to PostgreSQL unchanged.
+        with self.transaction() as c:
+            c.execute("DELETE FROM camera_status WHERE camera = ?", (camera,))
+            c.execute(
+                "INSERT INTO camera_status (camera, name, state, last_frame_at, fps, frames, dropped, "
+                "reconnects, last_error, frame_path, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    camera, name, state,
+                    None if last_frame_at is None else to_db_time(last_frame_at),
+                    fps, frames, dropped, reconnects, last_error, frame_path, now_db(),
+                ),
+            )  # fmt: skip
+
+    def camera_statuses(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self.conn.execute("SELECT * FROM camera_status ORDER BY camera").fetchall()
+        return [dict(r) for r in rows]
