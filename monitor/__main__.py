@@ -1,0 +1,223 @@
+"""`python -m monitor`: run cameras, replay a file, check a config, draw zones, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Before ultralytics is imported anywhere: never wait on the network, never write a shared settings file.
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(REPO / ".yolo-config"))
+os.environ.setdefault("YOLO_VERBOSE", "False")
+
+log = logging.getLogger("monitor")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m monitor", description="Lakeshore Watch monitor")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run all enabled cameras until Ctrl-C (or until every file ends)")
+    r.add_argument("--config", type=Path, default=Path("config.yaml"))
+    r.add_argument("--camera", action="append", help="only this camera (repeatable)")
+
+    rp = sub.add_parser("replay", help="treat a video file as a camera's feed")
+    rp.add_argument("video", type=Path)
+    rp.add_argument("--camera", help="whose zones and rules to use (default: the first camera)")
+    rp.add_argument("--config", type=Path, default=Path("config.yaml"))
+    rp.add_argument("--start", help="wall-clock time of the first frame, ISO 8601 (default: the camera's start_time)")
+    rp.add_argument("--realtime", action="store_true", help="pace frames as a live camera would")
+    rp.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
+
+    c = sub.add_parser("check-config", help="validate a config file")
+    c.add_argument("path", nargs="?", type=Path, default=Path("config.yaml"))
+
+    z = sub.add_parser("zones", help="draw a camera's zones over one of its frames")
+    z.add_argument("--camera", required=True)
+    z.add_argument("--config", type=Path, default=Path("config.yaml"))
+    z.add_argument("--at", type=float, default=0.0, help="seconds into a file source")
+    z.add_argument("--out", type=Path, required=True, help="PNG file to write")
+
+    e = sub.add_parser("evaluate", help="score the monitor against the sample videos' ground truth")
+    e.add_argument("--videos", type=Path, default=Path("sample_videos"))
+    e.add_argument("--config", type=Path, default=Path("config.yaml"))
+    e.add_argument("--json", action="store_true")
+    return p
+
+
+def _load(path: Path):  # type: ignore[no-untyped-def]
+    from monitor.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        print(f"error: the config is not valid:\n{e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _parse_start(text: str | None, tz) -> datetime | None:  # type: ignore[no-untyped-def]
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        print(f"error: --start {text!r} is not an ISO 8601 time such as 2026-07-15T14:00:00", file=sys.stderr)
+        raise SystemExit(2) from None
+    return t if t.tzinfo is not None else t.replace(tzinfo=tz)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.pipeline import run_cameras
+
+    cfg = _load(args.config)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: closing open alerts and finishing their clips", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if args.camera:
+        unknown = [c for c in args.camera if c not in cfg.cameras]
+        if unknown:
+            print(f"error: unknown camera(s) {unknown}; the config has {sorted(cfg.cameras)}", file=sys.stderr)
+            return 2
+    failed = run_cameras(cfg, stop, args.camera)
+    from monitor.store import Store
+
+    with Store.open(cfg.store.url, cfg.base_dir) as store:
+        n = store.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+        print(f"alert store: {store.path}  ({n} alerts in all)")
+    print(f"clips and snapshots: {cfg.resolve_path(cfg.record.dir)}")
+    return 1 if failed else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.pipeline import replay_file
+    from monitor.sources import SourceError
+
+    cfg = _load(args.config)
+    camera = args.camera or next(iter(cfg.cameras), None)
+    if camera is None:
+        print("error: the config has no cameras; add one under cameras:", file=sys.stderr)
+        return 2
+    if camera not in cfg.cameras:
+        print(f"error: unknown camera {camera!r}; the config has {sorted(cfg.cameras)}", file=sys.stderr)
+        return 2
+    start = _parse_start(args.start, cfg.tz)
+    try:
+        alerts = replay_file(cfg, camera, args.video, start=start, realtime=args.realtime, progress=True)
+    except SourceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        for a in alerts:
+            print(json.dumps(a.to_json()))
+    else:
+        print(_alert_table(alerts))
+    return 0
+
+
+def _alert_table(alerts: list) -> str:  # type: ignore[type-arg]
+    if not alerts:
+        return "no alerts"
+    head = ("id", "rule", "zone", "label", "track", "score", "start_s", "end_s", "clip")
+    rows = [
+        (
+            str(a.id), a.rule, a.zone, a.label, str(a.track_id), f"{a.score:.2f}", f"{a.start_s:.1f}",
+            "-" if a.end_s is None else f"{a.end_s:.1f}", a.clip or "-",
+        )
+        for a in alerts
+    ]  # fmt: skip
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines) + f"\n{len(alerts)} alert(s)"
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from monitor.check_config import check_config
+
+    code, text = check_config(args.path)
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+def cmd_zones(args: argparse.Namespace) -> int:
+    import cv2
+
+    from monitor.draw import draw_zones
+    from monitor.sources import SourceError, open_source
+    from monitor.zones import polygon_px
+
+    cfg = _load(args.config)
+    if args.camera not in cfg.cameras:
+        print(f"error: unknown camera {args.camera!r}; the config has {sorted(cfg.cameras)}", file=sys.stderr)
+        return 2
+    cam = cfg.camera(args.camera)
+    spec = cam.source if (cam.source.isdigit() or "://" in cam.source) else str(cfg.resolve_path(cam.source))
+    try:
+        src = open_source(spec)
+    except SourceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    image = None
+    try:
+        for frame in src.frames():
+            image = frame.image
+            if src.is_live or frame.pts_s >= args.at:
+                break
+    finally:
+        src.close()
+    if image is None:
+        print(f"error: camera {args.camera} gave no frame", file=sys.stderr)
+        return 2
+    wh = (image.shape[1], image.shape[0])
+    drawn = draw_zones(image, [(n, z.kind, polygon_px(z, wh)) for n, z in cam.zones.items()])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(args.out), drawn):
+        print(f"error: could not write {args.out} (use a .png or .jpg name)", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {len(cam.zones)} zone(s) of {args.camera} over its frame at {args.at:.1f} s")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from monitor.evaluate import run_evaluate
+
+    return run_evaluate(args.videos, args.config, args.json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("ultralytics", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handlers = {
+        "run": cmd_run,
+        "replay": cmd_replay,
+        "check-config": cmd_check_config,
+        "zones": cmd_zones,
+        "evaluate": cmd_evaluate,
+    }
+    return handlers[args.cmd](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
