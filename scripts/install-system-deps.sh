@@ -1,0 +1,20 @@
+#!/bin/sh
+# System packages the test suite needs, all from Debian's own archive (works on an
+# offline mirror too). Run as root once per machine.
+#  - GStreamer RTSP server + plugins: tests/rtsp_server.py (run by Debian's /usr/bin/python3,
+#    the only interpreter where `gi` imports) plays a real, killable RTSP camera.
+#  - chromium: the review page's browser tests (Playwright drives Debian's build; never
+#    `playwright install`, which downloads).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+    python3-gi \
+    gir1.2-gst-rtsp-server-1.0 \
+    gstreamer1.0-tools \
+    gstreamer1.0-plugins-base \
+    gstreamer1.0-plugins-good \
+    gstreamer1.0-plugins-bad \
+    gstreamer1.0-plugins-ugly \
+    gstreamer1.0-libav \
+    chromium
