@@ -228,7 +228,11 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread=False: camera threads share one connection behind self._lock.
-            self.conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            # isolation_level=None: autocommit, with explicit BEGIN IMMEDIATE in transaction(), so a
+            # writer takes the lock up front instead of failing halfway on a busy database.
+            self.conn = sqlite3.connect(
+                path, timeout=30, check_same_thread=False, isolation_level=None
+            )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the alert store {path}: {e}") from e
         self.conn.row_factory = sqlite3.Row
