@@ -1,0 +1,387 @@
+"""Video sources: files (replayed frame by frame) and live cameras (RTSP/HTTP/device index).
+
+Live capture never blocks the pipeline: a reader thread fills a bounded queue and, when the queue is
+full, drops the OLDEST frame (the newest is what the control room needs) and counts the drop. A dead
+or frozen camera is reopened with exponential back-off. A frozen RTSP camera (socket open, no data)
+makes ``VideoCapture.read()`` block for a long time, so a watchdog does not wait for it: after
+``stale_after_s`` without a frame it abandons that reader thread (which exits on its own once its
+read times out) and starts a fresh connection.
+
+Credentials: specs may carry ``${VAR}`` placeholders (``rtsp://user:${CAM_PASS}@host/path``) that are
+expanded from the environment at open time, so passwords stay out of config.yaml. Every name, log
+line and error message uses ``redact(url)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# FFmpeg options for network captures: TCP (UDP drops packets and smears frames over lossy links)
+# and a 3 s socket timeout in microseconds (FFmpeg 8 removed "stimeout"). OpenCV reads this variable
+# when it opens a capture; a value the operator already set wins.
+FFMPEG_CAPTURE_OPTIONS = "rtsp_transport;tcp|timeout;3000000"
+_LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SourceError(Exception):
+    """A source cannot be opened or read. The message says what to do and never holds a password."""
+
+
+@dataclass
+class Frame:
+    image: np.ndarray  # BGR uint8 (H, W, 3)
+    index: int  # 0-based, counts every frame the source delivered (drops excluded for live)
+    pts_s: float  # files: the frame's position; live: monotonic seconds since the source opened
+    wall: datetime | None = None  # aware UTC capture time for live sources; None for files
+
+
+@dataclass
+class SourceStats:
+    frames: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    last_error: str | None = None
+    last_frame_at: datetime | None = None
+    fps: float = 0.0  # measured over the last few seconds (files: frames decoded per second)
+
+
+class FrameSource(Protocol):
+    fps: float
+    size: tuple[int, int]  # (width, height)
+    is_live: bool
+    stats: SourceStats
+    name: str  # redacted, safe to log and show
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+def redact(url: str) -> str:
+    """The URL with any password (and ``password=``/``pass=`` query values) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = re.sub(r"(?i)((?:^|&)(?:password|passwd|pass|pwd|token|auth)=)[^&]*", r"\1***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_USERINFO_RE = re.compile(r"(\w+://[^:/@\s]*):[^@\s/]*@")
+
+
+def scrub(text: str) -> str:
+    """Any ``scheme://user:password@`` inside free text (e.g. a library's error) with the password hidden."""
+    return _USERINFO_RE.sub(r"\1:***@", text)
+
+
+def expand_env(spec: str) -> str:
+    """Replace ``${VAR}`` with os.environ["VAR"]; a missing variable is a SourceError naming it."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in os.environ:
+            raise SourceError(
+                f"source {redact(spec)} needs the environment variable {name}, which is not set: "
+                f"export {name}=... before starting the monitor (secrets stay out of config.yaml)"
+            )
+        return os.environ[name]
+
+    return _VAR_RE.sub(sub, spec)
+
+
+def is_live_spec(spec: str) -> bool:
+    return spec.strip().isdigit() or urlsplit(spec).scheme.lower() in _LIVE_SCHEMES
+
+
+def open_source(
+    spec: str,
+    *,
+    queue_size: int = 64,
+    backoff_s: tuple[float, float] = (0.5, 30.0),
+    stale_after_s: float = 10.0,
+    stop: threading.Event | None = None,
+    first_frame_timeout_s: float | None = 20.0,
+) -> FrameSource:
+    """Open a file path (already resolved), a live URL or a device index such as "0".
+
+    Files are checked at once (exists, not empty, first frame decodes). Live sources wait up to
+    ``first_frame_timeout_s`` for their first frame, so that ``fps`` and ``size`` are known, and raise
+    SourceError if none came; ``None`` waits (reconnecting) until ``stop`` is set.
+    """
+    if queue_size < 1:
+        raise SourceError(f"queue_size must be >= 1, got {queue_size}")
+    if not 0 < backoff_s[0] <= backoff_s[1]:
+        raise SourceError(f"backoff_s must be (min, max) with 0 < min <= max, got {backoff_s}")
+    if stale_after_s <= 0:
+        raise SourceError(f"stale_after_s must be > 0, got {stale_after_s}")
+    if is_live_spec(spec):
+        src = LiveSource(
+            spec, queue_size=queue_size, backoff_s=backoff_s, stale_after_s=stale_after_s, stop=stop
+        )
+        src.start(first_frame_timeout_s)
+        return src
+    return FileSource(Path(spec))
+
+
+class FileSource:
+    """Every frame of a video file, in order, with pts from the frame's position."""
+
+    is_live = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        self.stats = SourceStats()
+        if not path.exists():
+            raise SourceError(f"video file not found: {path} (check the camera's source path in config.yaml)")
+        if not path.is_file():
+            raise SourceError(f"video source {path} is not a file")
+        if path.stat().st_size == 0:
+            raise SourceError(f"video file {path} is empty (0 bytes): re-copy or re-export it")
+        self._cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(
+                f"cannot open video file {path}: not a video OpenCV/FFmpeg can read, or its header "
+                "is damaged (truncated copy?). Use an MP4/MKV/AVI with H.264, HEVC or MJPEG."
+            )
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise SourceError(
+                f"video file {path} opens but its first frame does not decode: the file is corrupt "
+                "or truncated. Re-copy or re-export it."
+            )
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS))
+        if not math.isfinite(fps) or fps <= 0 or fps > 1000:
+            log.warning("%s reports no usable frame rate (%r); assuming 25 fps", path.name, fps)
+            fps = 25.0
+        self.fps = fps
+        self.size = (int(first.shape[1]), int(first.shape[0]))
+        self._first: np.ndarray | None = first
+        self._claimed = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._closed = False
+
+    def frames(self) -> Iterator[Frame]:
+        if self._first is None:
+            raise SourceError(f"frames() of {self.name} was already consumed: open the file again")
+        image: np.ndarray | None = self._first
+        self._first = None
+        index = 0
+        t0 = time.perf_counter()
+        while image is not None and not self._closed:
+            # pts from the index on the nominal frame rate: deterministic across runs and backends
+            # (testers must get the same alerts every time).
+            self.stats.frames = index + 1
+            yield Frame(image=image, index=index, pts_s=index / self.fps, wall=None)
+            index += 1
+            ok, nxt = self._cap.read()
+            image = nxt if ok else None
+        elapsed = time.perf_counter() - t0
+        self.stats.fps = self.stats.frames / elapsed if elapsed > 0 else 0.0
+        if not self._closed and self._claimed > 0 and index < self._claimed * 0.98:
+            # The container promised more frames than decoded: a truncated or damaged file.
+            self.stats.last_error = f"decoded {index} of {self._claimed} frames: file truncated or damaged"
+            log.warning("%s: %s", self.name, self.stats.last_error)
+
+    def close(self) -> None:
+        self._closed = True
+        self._cap.release()
+
+
+@dataclass
+class _Attempt:
+    """One connection attempt of a live source: shared between its reader thread and the watchdog."""
+
+    gen: int
+    started: float = field(default_factory=time.monotonic)
+    last_frame: float | None = None
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class LiveSource:
+    """A live camera read by a background thread into a bounded drop-oldest queue."""
+
+    is_live = True
+
+    def __init__(
+        self,
+        spec: str,
+        *,
+        queue_size: int,
+        backoff_s: tuple[float, float],
+        stale_after_s: float,
+        stop: threading.Event | None,
+    ) -> None:
+        self.spec = spec
+        self.name = redact(spec)
+        self.stats = SourceStats()
+        self.fps = 0.0
+        self.size = (0, 0)
+        self.queue_size = queue_size
+        self.backoff_s = backoff_s
+        self.stale_after_s = stale_after_s
+        self._url = expand_env(spec)  # fails here, at open, when a variable is missing
+        self._stop = stop or threading.Event()
+        self._closed = threading.Event()
+        self._queue: deque[Frame] = deque()
+        self._cond = threading.Condition()
+        self._gen = 0
+        self._index = 0
+        self._t0 = time.monotonic()
+        self._rate: deque[float] = deque(maxlen=50)  # arrival times, for the measured fps
+        self._first = threading.Event()
+        self._readers: list[threading.Thread] = []
+        self._watchdog = threading.Thread(target=self._supervise, name=f"src-{self.name}", daemon=True)
+
+    # -- public ------------------------------------------------------------------------------
+    def start(self, first_frame_timeout_s: float | None) -> None:
+        self._watchdog.start()
+        deadline = None if first_frame_timeout_s is None else time.monotonic() + first_frame_timeout_s
+        while not self._first.wait(0.1):
+            if self._halted() or (deadline is not None and time.monotonic() >= deadline):
+                err = self.stats.last_error or "no frame yet"
+                self.close()
+                if self._stop.is_set() and not self._first.is_set():
+                    raise SourceError(f"stopped before {self.name} delivered a frame")
+                raise SourceError(
+                    f"live source {self.name} delivered no frame within {first_frame_timeout_s:.0f} s "
+                    f"({err}): check the address, credentials, network and that the camera is on"
+                )
+
+    def frames(self) -> Iterator[Frame]:
+        """Frames as they arrive, until close() or the stop event; survives reconnects."""
+        while not self._halted():
+            with self._cond:
+                if not self._queue:
+                    self._cond.wait(0.25)
+                if not self._queue:
+                    continue
+                frame = self._queue.popleft()
+            yield frame
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._watchdog.is_alive() and threading.current_thread() is not self._watchdog:
+            self._watchdog.join(timeout=5.0)
+        # Wait for readers still inside cv2 (a frozen one until its read timeout): a thread killed at
+        # interpreter exit while in OpenCV's C++ code aborts the whole process.
+        deadline = time.monotonic() + min(self.stale_after_s, 10.0) + 2.0
+        for t in list(self._readers):
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def qsize(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    # -- threads ----------------------------------------------------------------------------
+    def _halted(self) -> bool:
+        return self._closed.is_set() or self._stop.is_set()
+
+    def _supervise(self) -> None:
+        """Start a reader per connection; declare it dead on error or staleness; back off; repeat."""
+        failures = 0  # consecutive attempts that produced no frame
+        while not self._halted():
+            self._gen += 1
+            att = _Attempt(self._gen)
+            reader = threading.Thread(target=self._read, args=(att,), name=f"src-read-{att.gen}", daemon=True)
+            reader.start()
+            self._readers = [t for t in self._readers if t.is_alive()] + [reader]
+            while not self._halted() and not att.done.wait(0.1):
+                last = att.last_frame if att.last_frame is not None else att.started
+                if time.monotonic() - last > self.stale_after_s:
+                    # A frozen camera blocks read(): abandon that reader, it exits when read returns.
+                    att.error = f"no frame for {self.stale_after_s:g} s (stream frozen or stalled)"
+                    break
+            got_frames = att.last_frame is not None
+            self._gen += 1  # any late frame from the abandoned reader is now ignored
+            if self._halted():
+                break
+            self.stats.last_error = att.error or "stream ended"
+            failures = 0 if got_frames else failures + 1
+            delay = min(self.backoff_s[0] * (2 ** max(failures - 1, 0)), self.backoff_s[1])
+            log.warning(
+                "live source %s down (%s); reconnecting in %.1f s", self.name, self.stats.last_error, delay
+            )
+            if self._closed.wait(delay) or self._stop.wait(0):
+                break
+            self.stats.reconnects += 1
+        log.info("live source %s closed", self.name)
+
+    def _read(self, att: _Attempt) -> None:
+        cap: cv2.VideoCapture | None = None
+        try:
+            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", FFMPEG_CAPTURE_OPTIONS)
+            timeout_ms = int(min(self.stale_after_s, 10.0) * 1000)
+            if self._url.strip().isdigit():
+                cap = cv2.VideoCapture(int(self._url))
+            else:
+                params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+                cap = cv2.VideoCapture(self._url, cv2.CAP_FFMPEG, params)
+            if not cap.isOpened():
+                att.error = "could not connect (refused, unreachable, wrong path or credentials)"
+                return
+            fps = float(cap.get(cv2.CAP_PROP_FPS))
+            while att.gen == self._gen and not self._halted():
+                ok, image = cap.read()
+                if not ok or image is None:
+                    att.error = "read failed (stream ended or connection dropped)"
+                    return
+                if att.gen != self._gen:
+                    return  # abandoned by the watchdog while blocked in read()
+                att.last_frame = time.monotonic()
+                self._deliver(image, fps)
+        except cv2.error as exc:
+            att.error = f"OpenCV error: {scrub(str(exc))[:200]}"
+        finally:
+            if cap is not None:
+                cap.release()
+            att.done.set()
+
+    def _deliver(self, image: np.ndarray, nominal_fps: float) -> None:
+        now = time.monotonic()
+        frame = Frame(image=image, index=self._index, pts_s=now - self._t0, wall=datetime.now(UTC))
+        self._index += 1
+        self._rate.append(now)
+        if len(self._rate) >= 2 and self._rate[-1] > self._rate[0]:
+            self.stats.fps = (len(self._rate) - 1) / (self._rate[-1] - self._rate[0])
+        if not self._first.is_set():
+            self.size = (int(image.shape[1]), int(image.shape[0]))
+            # The stream's own rate when it states a sane one; the measured rate otherwise.
+            self.fps = nominal_fps if math.isfinite(nominal_fps) and 0 < nominal_fps <= 120 else 25.0
+            self._first.set()
+        with self._cond:
+            if len(self._queue) >= self.queue_size:
+                self._queue.popleft()  # drop the oldest: the newest frame matters most
+                self.stats.dropped += 1
+            self._queue.append(frame)
+            self.stats.frames += 1
+            self.stats.last_frame_at = frame.wall
+            self._cond.notify()
