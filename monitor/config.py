@@ -1,0 +1,803 @@
+"""config.yaml: strict models, loading with line numbers, cross-checks and per-camera overrides.
+
+Why these choices:
+- Every model forbids unknown keys, so a typo (``inertia_frame:``) is an error instead of a
+  silently ignored setting that leaves a zone without the debounce the operator asked for.
+- Numbers and booleans are strict: ``detect_fps: "5"`` or ``enabled: 1`` are errors, not guesses.
+- The YAML is read with ruamel's round-trip loader, which remembers the line of every key, so
+  each error reads ``config.yaml:41: cameras.east_beach.zones.water.coordinates: <what is wrong>``.
+  All errors are collected and reported together, not only the first.
+- Validation is pure: it never opens a camera, a model or the database. Whether the model really
+  has the class names a category lists can only be known at run time, so it is not checked here.
+- Secrets stay out: ``${VAR}`` in a source is kept as written and expanded by the source module
+  when the stream is opened; ``redact_source`` hides passwords in anything shown to people.
+- Global ``detector``, ``objects`` and ``record`` sections are defaults; a camera may override any
+  part of them (what it writes is merged over the global section, key by key).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import types
+import typing
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from monitor import schedule as sched
+from monitor.zones import check_polygon
+
+log = logging.getLogger(__name__)
+
+Loc = tuple[str | int, ...]
+
+_ID_RE = re.compile(r"^[a-z0-9_-]+$")
+_ENV_RE = re.compile(r"\$\{([^}]*)\}")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
+
+DEFAULT_CATEGORIES: dict[str, list[str]] = {
+    "person": ["person"],
+    "vehicle": ["car", "truck", "bus", "motorcycle", "motorbike"],
+    "boat": ["boat"],
+    "fishing_gear": ["fishing_rod", "fishing_net"],
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``errors`` holds one message per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+    def __str__(self) -> str:
+        return "\n".join(self.errors)
+
+
+class UnknownCameraError(ConfigError, KeyError):
+    """A camera id that the configuration does not have (a KeyError, so ``except KeyError`` works)."""
+
+
+def _id_check(what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not _ID_RE.match(value):
+            raise ValueError(f"{what} {value!r} may only use lowercase letters a-z, digits 0-9, '_' and '-'")
+        return value
+
+    return check
+
+
+# Strict scalars: no "5" -> 5 or 1 -> True coercion (an int is still accepted where a float is asked).
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
+CameraId = Annotated[str, Strict(), AfterValidator(_id_check("camera id"))]
+ZoneName = Annotated[str, Strict(), AfterValidator(_id_check("zone name"))]
+Word = Annotated[str, Strict(), AfterValidator(_id_check("name"))]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorConfig(_Model):
+    """Which object detector runs, and how."""
+
+    backend: Literal["opencv", "ultralytics"] = Field(
+        description="opencv: cv2.dnn with Darknet cfg+weights or ONNX (smallest install); "
+        "ultralytics: .pt/.onnx/OpenVINO models (better accuracy, needs torch)."
+    )
+    model: Str = Field(
+        min_length=1,
+        description="A folder name under models/, a file path (relative to the config file), "
+        "or an ultralytics model name such as yolo11n.pt.",
+    )
+    imgsz: Int = Field(
+        default=640,
+        ge=32,
+        le=4096,
+        multiple_of=32,
+        description="Network input size in pixels. Larger finds smaller (farther) people but costs "
+        "CPU roughly with the square of the size.",
+    )
+    conf: Float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Minimum detector score. Lower catches more swimmers far out but raises false alarms; "
+        "per-category min_score in objects.filters can raise it further.",
+    )
+    iou: Float = Field(default=0.45, gt=0, le=1, description="Non-maximum suppression overlap threshold.")
+    threads: Int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="CPU threads for inference (torch and OpenCV). Several cameras share one machine: "
+        "keep cameras x threads near the core count.",
+    )
+
+
+class FilterConfig(_Model):
+    """Per-category detection filters. Areas <= 1 are fractions of the frame area, > 1 are pixels²."""
+
+    min_score: Float = Field(default=0.0, ge=0, le=1, description="Drop detections scoring below this.")
+    min_area: Float = Field(
+        default=0.0,
+        ge=0,
+        description="Drop boxes smaller than this (fraction of frame area if <= 1, else px²): "
+        "removes far-away specks and noise, but also genuinely small distant people.",
+    )
+    max_area: Float | None = Field(
+        default=None,
+        gt=0,
+        description="Drop boxes larger than this (fraction of frame area if <= 1, else px²); null: no limit.",
+    )
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> FilterConfig:
+        if self.max_area is not None and (self.min_area <= 1) == (self.max_area <= 1):
+            if self.min_area >= self.max_area:
+                raise ValueError(f"min_area {self.min_area:g} must be below max_area {self.max_area:g}")
+        return self
+
+
+class ObjectsConfig(_Model):
+    """Which model classes count as which rule category, and per-category filters."""
+
+    categories: dict[Word, Annotated[list[Str], Field(min_length=1)]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_CATEGORIES.items()},
+        description="Category (what rules speak of) -> model class names. Classes in no category are ignored.",
+    )
+    filters: dict[Word, FilterConfig] = Field(default_factory=dict, description="Per category filters.")
+
+    @model_validator(mode="after")
+    def _classes_unique(self) -> ObjectsConfig:
+        seen: dict[str, str] = {}
+        for category, classes in self.categories.items():
+            for cls in classes:
+                if cls in seen and seen[cls] != category:
+                    raise ValueError(f"class {cls!r} is listed in both {seen[cls]!r} and {category!r}")
+                seen[cls] = category
+        unknown = sorted(set(self.filters) - set(self.categories))
+        if unknown:
+            raise ValueError(
+                f"filters name unknown categories {unknown}; known: {', '.join(sorted(self.categories))}"
+            )
+        return self
+
+    def category_of(self) -> dict[str, str]:
+        """Model class name -> category."""
+        return {cls: cat for cat, classes in self.categories.items() for cls in classes}
+
+
+class RecordConfig(_Model):
+    """Alert clips and snapshots."""
+
+    dir: Str = Field(default="data/clips", min_length=1, description="Folder for clips and snapshots.")
+    pre_capture_s: Float = Field(
+        default=5, ge=0, le=60, description="Seconds of video kept before the alert condition began."
+    )
+    post_capture_s: Float = Field(default=5, ge=0, le=60, description="Seconds recorded after the alert ends.")
+    max_clip_s: Float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description="Longest clip; a long alert (an angler all afternoon) is cut here to keep files playable.",
+    )
+    max_buffer_mb: Float = Field(
+        default=150,
+        gt=0,
+        le=4096,
+        description="Memory for the pre-capture frame buffer per camera; bounds RAM with many cameras.",
+    )
+    snapshot_quality: Int = Field(default=90, ge=1, le=100, description="JPEG quality of snapshots.")
+
+    @model_validator(mode="after")
+    def _clip_fits(self) -> RecordConfig:
+        if self.pre_capture_s + self.post_capture_s >= self.max_clip_s:
+            raise ValueError(
+                f"pre_capture_s + post_capture_s ({self.pre_capture_s + self.post_capture_s:g} s) must be "
+                f"below max_clip_s ({self.max_clip_s:g} s)"
+            )
+        return self
+
+
+class StoreConfig(_Model):
+    url: Str = Field(
+        default="sqlite:///data/monitor.db",
+        description="sqlite:///relative/path.db (relative to the config file) or sqlite:////absolute/path.db.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_only(cls, v: str) -> str:
+        if not v.startswith("sqlite:///") or len(v) <= len("sqlite:///"):
+            raise ValueError(f"{v!r} is not supported: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        return v
+
+
+class ZoneConfig(_Model):
+    kind: Word = Field(description="water | ice | shore | restricted | habitat | any word; rules name kinds or zones.")
+    coordinates: list[tuple[Float, Float]] = Field(
+        description="Polygon corners in order, as fractions of the frame (all values 0..1) or pixels."
+    )
+    inertia_frames: Int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        description="Consecutive detection steps inside (or outside) before an object counts as in (out). "
+        "Higher ignores boxes jittering on the edge but delays the alert by that many steps.",
+    )
+    anchor: Literal["bottom_center", "center"] = Field(
+        default="bottom_center",
+        description="Point of the box that must be inside: bottom_center (feet/waterline) or center.",
+    )
+
+    @field_validator("coordinates")
+    @classmethod
+    def _polygon(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        check_polygon(v)
+        return v
+
+
+def _source_to_str(v: Any) -> Any:
+    """A device index may be written as a number; keep every source as a string."""
+    if isinstance(v, bool):
+        raise ValueError("source must be a file path, a URL or a device index, not true/false")
+    if isinstance(v, int):
+        if v < 0:
+            raise ValueError(f"device index {v} is negative")
+        return str(v)
+    return v
+
+
+def is_live_source(source: str) -> bool:
+    """Network streams and capture devices run in real time; files have a start and an end."""
+    return source.isdigit() or source.lower().startswith(LIVE_PREFIXES)
+
+
+class CameraConfig(_Model):
+    name: Str = Field(default="", description="Display name; the camera id when empty.")
+    source: Annotated[Str, BeforeValidator(_source_to_str)] = Field(
+        min_length=1,
+        description="Video file, rtsp://user:${CAM_PASS}@host/path (the variable is read when the stream "
+        "opens), http(s) URL, or a device index.",
+    )
+    enabled: Bool = True
+    detect_fps: Float = Field(
+        default=5,
+        gt=0,
+        le=30,
+        description="Detection steps per second. 5 catches a person entering water in well under a second; "
+        "higher costs CPU per camera, lower delays alerts by inertia_frames / detect_fps.",
+    )
+    start_time: datetime | None = Field(
+        default=None,
+        description="Files only: wall-clock time of the first frame (naive = config timezone), so "
+        "schedules apply to a replayed video as if it were live.",
+    )
+    zones: dict[ZoneName, ZoneConfig] = Field(default_factory=dict)
+    # Filled by AppConfig from the global sections with the camera's own keys merged over them.
+    detector: DetectorConfig
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+
+    @field_validator("source")
+    @classmethod
+    def _env_refs(cls, v: str) -> str:
+        for name in _ENV_RE.findall(v):
+            if not _ENV_NAME_RE.match(name):
+                raise ValueError(f"${{{name}}} is not a valid environment variable reference; write ${{NAME}}")
+        if "${" in _ENV_RE.sub("", v):
+            raise ValueError("an unclosed ${ in the source; write ${NAME}")
+        return v
+
+    @field_validator("start_time")
+    @classmethod
+    def _files_only(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        source = info.data.get("source")
+        if v is not None and isinstance(source, str) and is_live_source(source):
+            raise ValueError("start_time is only for video files; a live source uses the clock")
+        return v
+
+
+class ScheduleConfig(_Model):
+    """When a rule is in force; empty lists do not restrict. See monitor.schedule for the semantics."""
+
+    dates: list[Str] = Field(default_factory=list, description='Seasons, e.g. ["04-01..07-31"]; may wrap New Year.')
+    hours: list[Str] = Field(default_factory=list, description='Times of day, e.g. ["20:00..06:00"]; may wrap midnight.')
+    weekdays: list[Str] = Field(default_factory=list, description="mon .. sun; empty: every day.")
+
+    @field_validator("dates")
+    @classmethod
+    def _dates(cls, v: list[str]) -> list[str]:
+        for r in v:
+            sched.parse_date_range(r)
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        for r in v:
+            sched.parse_hour_range(r)
+        return v
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, v: list[str]) -> list[str]:
+        for w in v:
+            sched.parse_weekday(w)
+        return v
+
+
+class RuleConfig(_Model):
+    id: Word
+    description: Str = ""
+    type: Literal["enter", "dwell", "disappear"] = Field(
+        description="enter: becomes in a zone; dwell: in for min_duration_s; disappear: was in, then unseen."
+    )
+    zones: list[Str] = Field(min_length=1, description="Zone kinds or zone names.")
+    objects: list[Str] = Field(min_length=1, description="Categories from objects.categories.")
+    min_duration_s: Float = Field(
+        default=0,
+        ge=0,
+        le=86400,
+        validate_default=True,
+        description="dwell only: seconds continuously inside before it fires. Longer: fewer alerts for "
+        "people just passing by, but a later warning.",
+    )
+    disappear_after_s: Float = Field(
+        default=10,
+        gt=0,
+        le=600,
+        description="disappear only: seconds unseen after last seen inside. Drowning systems alarm "
+        "within ~10 s; shorter also fires when a swimmer dives or a wave hides them.",
+    )
+    cooldown_s: Float = Field(
+        default=60,
+        ge=0,
+        le=86400,
+        description="After an alert for an object ends, no new alert for the same object and rule for this long.",
+    )
+    severity: Literal["critical", "warning", "info"] = "warning"
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    enabled: Bool = True
+    cameras: list[Str] | None = Field(default=None, description="Only these camera ids; null: every camera.")
+
+    @field_validator("min_duration_s")
+    @classmethod
+    def _duration_fits_type(cls, v: float, info: ValidationInfo) -> float:
+        kind = info.data.get("type")
+        if kind == "enter" and v > 0:
+            raise ValueError("an enter rule fires at once; use type: dwell for min_duration_s > 0")
+        if kind == "dwell" and v <= 0:
+            raise ValueError("a dwell rule needs min_duration_s > 0 (seconds inside before it fires)")
+        return v
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged into ``base``: nested mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+OVERRIDABLE = ("detector", "objects", "record")
+
+
+@dataclass(frozen=True)
+class ResolvedCamera:
+    """One camera with the global sections and its own overrides merged: what the pipeline runs."""
+
+    id: str
+    name: str
+    source: str
+    enabled: bool
+    detect_fps: float
+    start_time: datetime | None  # aware, in the config time zone unless written with an offset
+    zones: dict[str, ZoneConfig]
+    detector: DetectorConfig
+    objects: ObjectsConfig
+    record: RecordConfig
+
+
+class AppConfig(_Model):
+    timezone: Str = Field(description="IANA time zone of the site, e.g. Asia/Shanghai; schedules use it.")
+    detector: DetectorConfig
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    cameras: dict[CameraId, CameraConfig] = Field(min_length=1)
+    rules: list[RuleConfig] = Field(default_factory=list)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_overrides(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("cameras"), Mapping):
+            return data
+        cameras: dict[Any, Any] = {}
+        for cid, cam in data["cameras"].items():
+            if isinstance(cam, Mapping):
+                cam = dict(cam)
+                for section in OVERRIDABLE:
+                    glob, own = data.get(section), cam.get(section)
+                    if own is None and glob is not None:
+                        cam[section] = glob
+                    elif isinstance(own, Mapping) and isinstance(glob, Mapping):
+                        cam[section] = deep_merge(glob, own)
+            cameras[cid] = cam
+        return {**data, "cameras": cameras}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(v, sorted(zoneinfo.available_timezones()), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; use an IANA name such as Asia/Shanghai or UTC"
+            raise ValueError(f"unknown time zone {v!r}{hint}") from None
+        return v
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder of the config file; relative paths in the config are relative to it."""
+        return self._base_dir
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def resolve_path(self, p: str) -> Path:
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self._base_dir / path
+
+    def camera(self, camera_id: str) -> ResolvedCamera:
+        cam = self.cameras.get(camera_id)
+        if cam is None:
+            raise UnknownCameraError([f"unknown camera {camera_id!r}; configured: {', '.join(self.cameras)}"])
+        start = cam.start_time
+        if start is not None and start.tzinfo is None:
+            start = start.replace(tzinfo=self.tz)
+        return ResolvedCamera(
+            id=camera_id,
+            name=cam.name or camera_id,
+            source=cam.source,
+            enabled=cam.enabled,
+            detect_fps=cam.detect_fps,
+            start_time=start,
+            zones=dict(cam.zones),
+            detector=cam.detector,
+            objects=cam.objects,
+            record=cam.record,
+        )
+
+    def rules_for(self, camera_id: str) -> list[RuleConfig]:
+        """Enabled rules that apply to this camera and name at least one of its zones (by name or kind)."""
+        cam = self.camera(camera_id)
+        names = set(cam.zones) | {z.kind for z in cam.zones.values()}
+        return [
+            r
+            for r in self.rules
+            if r.enabled and (r.cameras is None or camera_id in r.cameras) and names.intersection(r.zones)
+        ]
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-checks: relations between sections. They read the raw data defensively so that they run
+# (and report) even when other parts of the file have schema errors.
+
+
+def _d(x: Any) -> dict[Any, Any]:
+    return dict(x) if isinstance(x, Mapping) else {}
+
+
+def _l(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, list) else []
+
+
+def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
+    """Problems between sections: unknown zones, categories or cameras named by rules; duplicate ids."""
+    problems: list[tuple[Loc, str]] = []
+    cameras = _d(data.get("cameras"))
+    categories = set(_d(_d(data.get("objects")).get("categories")) or DEFAULT_CATEGORIES)
+    for cam in cameras.values():
+        categories |= set(_d(_d(_d(cam).get("objects")).get("categories")))
+
+    def zone_words(cids: list[Any]) -> set[str]:
+        words: set[str] = set()
+        for cid in cids:
+            for zname, zone in _d(_d(cameras.get(cid)).get("zones")).items():
+                words.add(str(zname))
+                kind = _d(zone).get("kind")
+                if isinstance(kind, str):
+                    words.add(kind)
+        return words
+
+    seen_ids: dict[str, int] = {}
+    for i, rule in enumerate(_l(data.get("rules"))):
+        rule = _d(rule)
+        rid = rule.get("id")
+        if isinstance(rid, str):
+            if rid in seen_ids:
+                problems.append((("rules", i, "id"), f"duplicate rule id {rid!r} (also rules[{seen_ids[rid]}])"))
+            else:
+                seen_ids[rid] = i
+        rule_cams = rule.get("cameras")
+        scope = list(cameras)
+        if isinstance(rule_cams, list):
+            for j, cid in enumerate(rule_cams):
+                if cid not in cameras:
+                    problems.append(
+                        (("rules", i, "cameras", j), f"unknown camera {cid!r}; cameras: {', '.join(map(str, cameras))}")
+                    )
+            scope = [c for c in rule_cams if c in cameras]
+        words = zone_words(scope)
+        for j, zone in enumerate(_l(rule.get("zones"))):
+            if isinstance(zone, str) and zone not in words:
+                where = "the cameras this rule applies to" if isinstance(rule_cams, list) else "any camera"
+                known = ", ".join(sorted(words)) or "none"
+                problems.append(
+                    (("rules", i, "zones", j), f"no zone named {zone!r} and no zone of kind {zone!r} on {where}; known: {known}")
+                )
+        for j, cat in enumerate(_l(rule.get("objects"))):
+            if isinstance(cat, str) and cat not in categories:
+                problems.append(
+                    (("rules", i, "objects", j), f"unknown category {cat!r}; categories: {', '.join(sorted(categories))}")
+                )
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Loading: YAML with line numbers, pydantic errors mapped back to "file:line: path: message".
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that leaves timestamps as text (pydantic parses ISO 8601 with offsets)."""
+
+
+def _timestamp_as_text(self: RoundTripConstructor, node: Any) -> Any:
+    return self.construct_scalar(node)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
+def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
+    """ruamel's commented tree -> plain dicts/lists/scalars, recording the line of every path."""
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key in node:
+            k = _plain_scalar(key)
+            lines[loc + (k,)] = node.lc.key(key)[0] + 1
+            out[k] = _plain(node[key], loc + (k,), lines)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, item in enumerate(node):
+            lines[loc + (i,)] = node.lc.item(i)[0] + 1
+            items.append(_plain(item, loc + (i,), lines))
+        return items
+    return _plain_scalar(node)
+
+
+def _plain_scalar(v: Any) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, int):
+        return bool(v) if type(v).__name__ == "ScalarBoolean" else int(v)
+    if isinstance(v, float):
+        return float(v)
+    return v
+
+
+def format_loc(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _existing_prefix(data: Any, loc: Loc) -> Loc:
+    """The longest prefix of ``loc`` that exists in ``data`` (drops pydantic's union tags, '[key]', ...)."""
+    node, n = data, 0
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            break
+        n += 1
+    return loc[:n]
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0] if len(args) == 1 else tp
+            if len(args) != 1:
+                return tp
+        else:
+            return tp
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc`` (for listing its allowed keys)."""
+    tp: Any = AppConfig
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            if field is None:
+                return None
+            tp = field.annotation
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        elif typing.get_origin(tp) is list:
+            tp = typing.get_args(tp)[0]
+        else:
+            return None
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    kind, msg, value = err["type"], str(err["msg"]), err.get("input")
+    if kind == "extra_forbidden":
+        key = err["loc"][-1]
+        model = _model_at(tuple(err["loc"][:-1]))
+        allowed = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listing = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {key!r}{hint}{listing}"
+    if kind == "missing":
+        return f"missing required key {err['loc'][-1]!r}"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if msg.startswith("Input should"):
+        msg = "should" + msg[len("Input should") :]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        msg += f" (got {value!r})"
+    elif isinstance(value, (list, dict)):
+        msg += f" (got a {'list' if isinstance(value, list) else 'mapping'})"
+    return msg
+
+
+def _issues(data: Any) -> tuple[AppConfig | None, list[tuple[Loc, str]]]:
+    """Validate plain data: (model or None, [(path, message)]) with every problem found."""
+    if not isinstance(data, Mapping):
+        return None, [((), f"the top level must be a mapping of sections (timezone, detector, cameras, ...), got {type(data).__name__}")]
+    issues: list[tuple[Loc, str]] = []
+    model: AppConfig | None = None
+    try:
+        model = AppConfig.model_validate(data)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            where = _existing_prefix(data, loc)
+            if err["type"] == "missing":
+                where = _existing_prefix(data, loc[:-1])
+            else:
+                # A check on a key the file leaves at its default: name that key in the path.
+                while len(where) < len(loc) and (m := _model_at(where)) is not None and loc[len(where)] in m.model_fields:
+                    where = loc[: len(where) + 1]
+            if _inherited(data, loc, err["type"]):
+                continue
+            issues.append((where, _message(err)))
+    issues.extend(cross_check(data))
+    unique = list(dict.fromkeys(issues))
+    return (model if not unique else None), unique
+
+
+def _inherited(data: Mapping[str, Any], loc: Loc, kind: str) -> bool:
+    """An error in a camera's merged section that comes from the global section (reported there).
+
+    The camera's sections are the global ones with the camera's keys merged over them, so a bad
+    global value would otherwise be reported once more under every camera.
+    """
+    if len(loc) < 3 or loc[0] != "cameras" or loc[2] not in OVERRIDABLE:
+        return False
+    if kind == "missing":
+        return True  # a key missing after the merge is missing from the global section too
+    path = tuple(p for p in loc if p != "[key]")
+    return _existing_prefix(data, path) != path  # the camera did not write the offending value
+
+
+def validate_config(data: Any, base_dir: Path | None = None) -> AppConfig:
+    """Validate plain data (as from YAML). Raises ConfigError with ``path: message`` lines."""
+    model, issues = _issues(data)
+    if model is None:
+        raise ConfigError([f"{format_loc(loc)}: {msg}" for loc, msg in issues])
+    model._base_dir = (base_dir or Path.cwd()).resolve()
+    return model
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
+    """Parse the file: (plain data, line of each path). Raises ConfigError for I/O and syntax errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a folder, not a config file"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"{path}: cannot read the config file: {e}"]) from None
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    try:
+        node = yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        what = " ".join(p for p in (e.context, e.problem) if p)
+        raise ConfigError([f"{path}{line}: YAML syntax error: {what}"]) from None
+    except YAMLError as e:
+        raise ConfigError([f"{path}: YAML syntax error: {e}"]) from None
+    if node is None:
+        raise ConfigError([f"{path}: the file is empty; it needs at least timezone, detector and cameras"])
+    lines: dict[Loc, int] = {}
+    return _plain(node, (), lines), lines
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate ``path``. Raises ConfigError listing every problem as ``file:line: path: message``."""
+    path = Path(path)
+    data, lines = read_yaml(path)
+    model, issues = _issues(data)
+    if model is not None:
+        model._base_dir = path.resolve().parent
+        return model
+
+    def line_of(loc: Loc) -> int:
+        for n in range(len(loc), 0, -1):
+            if loc[:n] in lines:
+                return lines[loc[:n]]
+        return 1
+
+    ordered = sorted(issues, key=lambda i: (line_of(i[0]), format_loc(i[0])))
+    raise ConfigError([f"{path}:{line_of(loc)}: {format_loc(loc)}: {msg}" for loc, msg in ordered])
+
+
+def redact_source(source: str) -> str:
+    """A source safe to show: the password in ``scheme://user:pass@host`` and ``password=`` query values hidden."""
+    out = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/@:]*):([^/]*)@", r"\1\2:***@", source)
+    return re.sub(r"(?i)([?&](?:password|passwd|pass|pwd)=)[^&]*", r"\1***", out)

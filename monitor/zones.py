@@ -1,0 +1,162 @@
+"""Zone geometry: polygons in fractions or pixels, anchor points of boxes, point-in-polygon, inertia.
+
+All pure functions on numpy arrays. A zone's polygon is written either in fractions of the frame
+(every value within 0..1, so one polygon fits any resolution of the same view) or in pixels (any
+value above 1). ``check_polygon`` is what the config uses to reject a polygon that cannot mean what
+the operator intended.
+
+Whether an object is in a zone is judged at one anchor point of its box, by default the bottom
+centre: for a person that is the feet (or the waterline when wading), which is what decides whether
+they are in the water; the box centre of a tall person on the beach can lie over the water.
+A point exactly on the polygon's edge counts as inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from monitor.config import ZoneConfig
+
+ANCHORS = ("bottom_center", "center")
+Point = tuple[float, float]
+
+
+def is_fractional(points: Sequence[Point]) -> bool:
+    """A polygon is in fractions of the frame when no value exceeds 1."""
+    return all(0.0 <= v <= 1.0 for p in points for v in p)
+
+
+def _orient(a: Point, b: Point, c: Point) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def _on_segment(a: Point, b: Point, p: Point) -> bool:
+    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+
+
+def segments_intersect(a: Point, b: Point, c: Point, d: Point) -> bool:
+    """Closed segments ab and cd share at least one point (touching counts)."""
+    o1, o2, o3, o4 = _orient(a, b, c), _orient(a, b, d), _orient(c, d, a), _orient(c, d, b)
+    if ((o1 > 0 > o2) or (o1 < 0 < o2)) and ((o3 > 0 > o4) or (o3 < 0 < o4)):
+        return True
+    return (
+        (o1 == 0 and _on_segment(a, b, c))
+        or (o2 == 0 and _on_segment(a, b, d))
+        or (o3 == 0 and _on_segment(c, d, a))
+        or (o4 == 0 and _on_segment(c, d, b))
+    )
+
+
+def polygon_area(points: Sequence[Point]) -> float:
+    """Unsigned shoelace area, in the polygon's own units."""
+    n = len(points)
+    s = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))
+    return abs(s) / 2.0
+
+
+def check_polygon(points: Sequence[Point]) -> None:
+    """Raise ValueError saying what is wrong with a zone polygon; return None when it is usable.
+
+    Rejected: fewer than 3 points; negative values; fractions mixed with pixels; a point repeated
+    right after itself; zero area; edges that cross or touch (a self-intersecting "bow tie" has an
+    inside that nobody drew on purpose).
+    """
+    n = len(points)
+    if n < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {n}")
+    for i, (x, y) in enumerate(points):
+        if x < 0 or y < 0:
+            raise ValueError(f"point {i} [{x:g}, {y:g}] is negative; use fractions 0..1 or pixels >= 0")
+    if not is_fractional(points):
+        # Pixel polygons: 0 and 1 are legitimate pixel values; anything strictly between is a fraction.
+        mixed = [i for i, p in enumerate(points) if any(0.0 < v < 1.0 for v in p)]
+        if mixed:
+            raise ValueError(
+                f"fractions and pixels are mixed (point {mixed[0]} is {list(points[mixed[0]])} but other "
+                "values are above 1): write every point in fractions 0..1 or every point in pixels"
+            )
+    for i in range(n):
+        if points[i] == points[(i + 1) % n]:
+            raise ValueError(f"point {(i + 1) % n} repeats point {i}; remove the duplicate")
+    for k in range(n):
+        prev, here, nxt = points[k - 1], points[k], points[(k + 1) % n]
+        back = (prev[0] - here[0]) * (nxt[0] - here[0]) + (prev[1] - here[1]) * (nxt[1] - here[1])
+        if _orient(prev, here, nxt) == 0 and back > 0:
+            raise ValueError(f"the outline folds back on itself at point {k}; remove that point")
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:
+                continue  # neighbours: they share point 0
+            if segments_intersect(*edges[i], *edges[j]):
+                raise ValueError(
+                    f"the polygon crosses itself (edge {i}->{(i + 1) % n} meets edge {j}->{(j + 1) % n}); "
+                    "list the points in order around the zone"
+                )
+    if polygon_area(points) == 0.0:
+        raise ValueError("the polygon has zero area (its points lie on one line)")
+
+
+def polygon_px(zone: ZoneConfig, frame_wh: tuple[int, int]) -> np.ndarray:
+    """The zone polygon in pixels of a frame of ``frame_wh`` = (width, height): (K, 2) int32.
+
+    Fractions scale by the frame size (1.0 is the far edge, so a zone drawn to the bottom edge
+    includes a box that ends on the last row); pixel polygons pass through unchanged.
+    """
+    pts = np.asarray(zone.coordinates, dtype=np.float64).reshape(-1, 2)
+    if is_fractional(zone.coordinates):
+        pts = pts * np.array([frame_wh[0], frame_wh[1]], dtype=np.float64)
+    return np.round(pts).astype(np.int32)
+
+
+def anchor_points(xyxy: np.ndarray, anchor: str) -> np.ndarray:
+    """The point of each box that decides zone membership: (N, 2) float32."""
+    boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    if anchor == "bottom_center":
+        return np.stack([cx, boxes[:, 3]], axis=1)
+    if anchor == "center":
+        return np.stack([cx, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+    raise ValueError(f"unknown anchor {anchor!r}; allowed: {', '.join(ANCHORS)}")
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which points lie inside or on the edge of ``polygon`` (K, 2): (N,) bool."""
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+    contour = np.asarray(polygon, dtype=np.float32).reshape(-1, 1, 2)
+    # pointPolygonTest: +1 inside, 0 on the edge, -1 outside.
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in pts], dtype=bool)
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Debounced membership of one track in one zone.
+
+    ``inside`` flips only after ``inertia_frames`` consecutive steps that disagree with it, so a box
+    jittering across the edge does not flap in and out. ``first_in_offset_s`` is the offset of the
+    first step of the run of inside steps that made it count as in (None while out).
+    """
+
+    inside: bool = False
+    streak: int = 0  # consecutive steps disagreeing with ``inside``
+    streak_start_s: float = 0.0
+    first_in_offset_s: float | None = None
+
+
+def next_presence(state: Presence, anchor_inside: bool, offset_s: float, inertia_frames: int) -> Presence:
+    """The presence after one more detection step in which the track was seen."""
+    if anchor_inside == state.inside:
+        return Presence(state.inside, 0, offset_s, state.first_in_offset_s)
+    streak_start = offset_s if state.streak == 0 else state.streak_start_s
+    streak = state.streak + 1
+    if streak < inertia_frames:
+        return Presence(state.inside, streak, streak_start, state.first_in_offset_s)
+    if anchor_inside:
+        return Presence(True, 0, offset_s, streak_start)
+    return Presence()
