@@ -293,7 +293,7 @@ class LiveSource:
             self._watchdog.join(timeout=5.0)
         # Wait for readers still inside cv2 (a frozen one until its read timeout): a thread killed at
         # interpreter exit while in OpenCV's C++ code aborts the whole process.
-        deadline = time.monotonic() + min(self.stale_after_s, 10.0) + 2.0
+        deadline = time.monotonic() + self._read_timeout_s() + 2.0
         for t in list(self._readers):
             t.join(timeout=max(0.0, deadline - time.monotonic()))
 
@@ -302,6 +302,9 @@ class LiveSource:
             return len(self._queue)
 
     # -- threads ----------------------------------------------------------------------------
+    def _read_timeout_s(self) -> float:
+        return min(2.0 * self.stale_after_s, 30.0)
+
     def _halted(self) -> bool:
         return self._closed.is_set() or self._stop.is_set()
 
@@ -339,11 +342,16 @@ class LiveSource:
         cap: cv2.VideoCapture | None = None
         try:
             os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", FFMPEG_CAPTURE_OPTIONS)
-            timeout_ms = int(min(self.stale_after_s, 10.0) * 1000)
             if self._url.strip().isdigit():
                 cap = cv2.VideoCapture(int(self._url))
             else:
-                params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+                # After a read timeout OpenCV returns a decoder-buffered frame as if all were well, so
+                # a frozen camera trickles one "frame" per timeout. The read timeout must therefore be
+                # longer than stale_after_s, or the trickle would keep the watchdog from firing.
+                params = [
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.stale_after_s * 1000),
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self._read_timeout_s() * 1000),
+                ]  # fmt: skip
                 cap = cv2.VideoCapture(self._url, cv2.CAP_FFMPEG, params)
             if not cap.isOpened():
                 att.error = "could not connect (refused, unreachable, wrong path or credentials)"
