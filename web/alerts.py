@@ -1,0 +1,206 @@
+"""The alert list (home), one alert with its clip, verdicts, bulk dismiss, live updates, CSV export."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
+    stream_with_context, url_for,
+)  # fmt: skip
+from werkzeug.wrappers import Response as BaseResponse
+
+from monitor.store import Store
+
+from . import db
+from .auth import current_user, require_role
+from .export import csv_lines
+from .media import send_media
+from .verdicts import VerdictError, parse_verdict
+from .views import local_time
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("alerts", __name__)
+
+BULK_MAX = 500
+MAX_PAGE = 100_000
+
+
+def _ctx() -> Any:
+    return current_app.extensions["lakeshore"]
+
+
+def _filter_or_400() -> db.AlertFilter:
+    try:
+        return db.AlertFilter.from_args(request.args)
+    except db.FilterError as e:
+        abort(400, description=str(e))
+
+
+def _page() -> int:
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        abort(400, description="page must be a whole number from 1")
+    if not 1 <= page <= MAX_PAGE:
+        abort(400, description=f"page must be from 1 to {MAX_PAGE}")
+    return page
+
+
+def filter_options() -> dict[str, list[str]]:
+    """Choices for the filter bar, from the config (the alert table is too big to scan for them)."""
+    cfg = _ctx().cfg
+    zones = sorted({z for cam in cfg.cameras.values() for z in cam.zones})
+    return {
+        "camera": sorted(cfg.cameras),
+        "rule": sorted(r.id for r in cfg.rules),
+        "zone": zones,
+    }
+
+
+def camera_names() -> dict[str, str]:
+    return {cid: cam.name or cid for cid, cam in _ctx().cfg.cameras.items()}
+
+
+def _get_or_404(alert_id: int) -> dict[str, Any]:
+    alert = db.get_alert(db.get_store(), alert_id)
+    if alert is None:
+        abort(404, description=f"There is no alert {alert_id}.")
+    return alert
+
+
+@bp.route("/alerts")
+def index() -> str:
+    f = _filter_or_400()
+    page = _page()
+    store, user = db.get_store(), current_user()
+    tz = _ctx().cfg.tz
+    total = db.count_alerts(store, f, tz, user.id)
+    alerts = db.list_alerts(store, f, tz, user.id, offset=(page - 1) * db.PAGE_SIZE)
+    return render_template(
+        "alerts/list.html", alerts=alerts, f=f, query=f.to_args(), page=page, total=total,
+        pages=max(1, math.ceil(total / db.PAGE_SIZE)), options=filter_options(),
+        cameras=camera_names(), max_id=db.max_alert_id(store),
+    )  # fmt: skip
+
+
+@bp.route("/alerts/poll")
+def poll() -> Response:
+    """What changed since the page was drawn: the new alerts matching its filters, as table rows.
+
+    The list page calls this every second or so; the rows are drawn by the same template as the
+    page, so a live row looks exactly like a reloaded one.
+    """
+    f = _filter_or_400()
+    try:
+        since = int(request.args.get("since", "0"))
+    except ValueError:
+        abort(400, description="since must be an alert id (a whole number)")
+    store, user = db.get_store(), current_user()
+    new = db.list_alerts(store, f, _ctx().cfg.tz, user.id, limit=db.PAGE_SIZE, since_id=since)
+    rows = render_template(
+        "alerts/_rows.html", alerts=new, query=f.to_args(), cameras=camera_names(), fresh=True
+    ) if new else ""  # fmt: skip
+    return jsonify(
+        max_id=max([since, *(a["id"] for a in new)]), new=len(new), rows=rows,
+        unreviewed=db.count_unreviewed(store),
+    )
+
+
+@bp.route("/alerts/<int:alert_id>")
+def detail(alert_id: int) -> str:
+    alert = _get_or_404(alert_id)
+    f = _filter_or_400()
+    store, user = db.get_store(), current_user()
+    newer, older = db.neighbours(store, alert, f, _ctx().cfg.tz, user.id)
+    db.mark_seen(store, alert_id, user.id)
+    zone_kind = None
+    cam = _ctx().cfg.cameras.get(alert["camera"])
+    if cam is not None and alert["zone"] in cam.zones:
+        zone_kind = cam.zones[alert["zone"]].kind
+    return render_template(
+        "alerts/detail.html", alert=alert, query=f.to_args(), newer=newer, older=older,
+        history=db.alert_history(store, alert_id), cameras=camera_names(), zone_kind=zone_kind,
+    )  # fmt: skip
+
+
+def _back_query() -> dict[str, Any]:
+    """The list filters a form carried along (so that the officer stays in the same list)."""
+    try:
+        return dict(db.AlertFilter.from_args(request.form).to_args())
+    except db.FilterError:
+        return {}
+
+
+@bp.route("/alerts/<int:alert_id>/verdict", methods=["POST"])
+@require_role("reviewer")
+def verdict(alert_id: int) -> BaseResponse:
+    _get_or_404(alert_id)
+    query = _back_query()
+    try:
+        v = parse_verdict(request.form.get("verdict"), request.form.get("reason"), request.form.get("note"))
+    except VerdictError as e:
+        flash(f"Not saved: {e}.", "error")
+        return redirect(url_for("alerts.detail", alert_id=alert_id, **query))
+    db.set_verdict(db.get_store(), alert_id, v, {"id": current_user().id, "name": current_user().name})
+    flash(f"Alert {alert_id} {v.status}.", "ok")
+    return redirect(url_for("alerts.detail", alert_id=alert_id, **query))
+
+
+@bp.route("/alerts/bulk-dismiss", methods=["POST"])
+@require_role("reviewer")
+def bulk_dismiss() -> BaseResponse:
+    query = _back_query()
+    if request.form.get("page", "").isdigit():
+        query["page"] = request.form["page"]
+    back = url_for("alerts.index", **query)
+    try:
+        ids = sorted({int(i) for i in request.form.getlist("ids")})
+    except ValueError:
+        abort(400, description="ids must be alert ids (whole numbers)")
+    if not ids:
+        flash("Tick the alerts to dismiss first.", "error")
+        return redirect(back)
+    if len(ids) > BULK_MAX:
+        abort(400, description=f"at most {BULK_MAX} alerts can be dismissed at once, not {len(ids)}")
+    try:
+        v = parse_verdict("dismiss", request.form.get("reason"), request.form.get("note"))
+    except VerdictError as e:
+        flash(f"Not saved: {e}.", "error")
+        return redirect(back)
+    store, user = db.get_store(), current_user()
+    done = sum(db.set_verdict(store, i, v, {"id": user.id, "name": user.name}) for i in ids)
+    flash(f"{done} alert{'s' if done != 1 else ''} dismissed.", "ok")
+    return redirect(back)
+
+
+@bp.route("/alerts/<int:alert_id>/clip")
+def clip(alert_id: int) -> Response:
+    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["clip_path"], "clip")
+
+
+@bp.route("/alerts/<int:alert_id>/snapshot")
+def snapshot(alert_id: int) -> Response:
+    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["snapshot_path"], "snapshot")
+
+
+@bp.route("/export.csv")
+def export_csv() -> Response:
+    f = _filter_or_400()
+    user, cfg = current_user(), _ctx().cfg
+    where, args = f.where(cfg.tz, user.id)
+    log.info("%s exported alerts (%s)", user.name, urlencode(f.to_args()) or "no filter")
+
+    def lines() -> Iterator[str]:
+        # Its own connection: the request's one is closed at teardown, before a long export ends.
+        with Store.open(cfg.store.url, cfg.base_dir) as store:
+            yield from csv_lines(store.conn.execute(f"SELECT * FROM alerts{where}{db.ORDER}", args), local_time)
+
+    resp = Response(stream_with_context(lines()), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = 'attachment; filename="alerts.csv"'
+    return resp

@@ -1,0 +1,128 @@
+"""JSON API for integrations: ``Authorization: Bearer <token>`` (see ``python -m web users token``).
+
+A logged-in browser session may call it too; its POSTs then need the CSRF token in the
+``X-CSRFToken`` header, because a cookie (unlike a token) rides along on cross-site requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from . import db
+from .auth import current_user, require_role
+from .media import send_media
+from .verdicts import VerdictError, parse_verdict, reason_label
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+LIMIT_MAX = 500
+
+
+def _ctx() -> Any:
+    return current_app.extensions["lakeshore"]
+
+
+def alert_json(a: dict[str, Any]) -> dict[str, Any]:
+    cam = _ctx().cfg.cameras.get(a["camera"])
+    return {
+        "id": a["id"], "camera": a["camera"], "camera_name": (cam.name or a["camera"]) if cam else a["camera"],
+        "zone": a["zone"], "rule": a["rule"], "category": a["category"], "label": a["label"],
+        "severity": a["severity"], "started_at": a["started_at"], "ended_at": a["ended_at"],
+        "start_offset_s": a["start_offset_s"], "end_offset_s": a["end_offset_s"],
+        "score": a["score"], "track_id": a["track_id"], "source": a["source"],
+        "status": a["status"], "reason": a["reason"], "reason_label": reason_label(a["reason"]),
+        "note": a["note"], "reviewer": a["reviewer"], "reviewed_at": a["reviewed_at"],
+        "clip_url": url_for("api.clip", alert_id=a["id"]) if a["clip_path"] else None,
+        "snapshot_url": url_for("api.snapshot", alert_id=a["id"]) if a["snapshot_path"] else None,
+        "page_url": url_for("alerts.detail", alert_id=a["id"]),
+    }  # fmt: skip
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        abort(400, description=f"{name}={raw!r} is not a whole number")
+    if not lo <= v <= hi:
+        abort(400, description=f"{name} must be from {lo} to {hi}, not {v}")
+    return v
+
+
+def _get_or_404(alert_id: int) -> dict[str, Any]:
+    a = db.get_alert(db.get_store(), alert_id)
+    if a is None:
+        abort(404, description=f"there is no alert {alert_id}")
+    return a
+
+
+@bp.route("/alerts")
+def list_alerts() -> Response:
+    """Newest first, or with ``since=ID`` the alerts inserted after that id, oldest first (for an
+    integration that polls and must not miss any)."""
+    try:
+        f = db.AlertFilter.from_args(request.args)
+    except db.FilterError as e:
+        abort(400, description=str(e))
+    limit = _int_arg("limit", 100, 1, LIMIT_MAX)
+    offset = _int_arg("offset", 0, 0, 10_000_000)
+    store, user, tz = db.get_store(), current_user(), _ctx().cfg.tz
+    if "since" in request.args:
+        since = _int_arg("since", 0, 0, 2**62)
+        where, args = f.where(tz, user.id)
+        where += (" AND " if where else " WHERE ") + "id > ?"
+        rows = store.conn.execute(
+            f"SELECT * FROM alerts{where} ORDER BY id ASC LIMIT ?", (*args, since, limit)
+        ).fetchall()
+        alerts = [dict(r) for r in rows]
+        return jsonify(alerts=[alert_json(a) for a in alerts],
+                       next_since=alerts[-1]["id"] if alerts else since)  # fmt: skip
+    alerts = db.list_alerts(store, f, tz, user.id, limit=limit, offset=offset)
+    return jsonify(
+        alerts=[alert_json(a) for a in alerts], total=db.count_alerts(store, f, tz, user.id),
+        limit=limit, offset=offset,
+    )
+
+
+@bp.route("/alerts/<int:alert_id>")
+def get_alert(alert_id: int) -> Response:
+    a = _get_or_404(alert_id)
+    history = db.alert_history(db.get_store(), alert_id)
+    return jsonify(alert=alert_json(a), history=[
+        {"at": h["at"], "actor": h["actor"], "action": h["action"], "before": h["before"], "after": h["after"]}
+        for h in history
+    ])  # fmt: skip
+
+
+@bp.route("/alerts/<int:alert_id>/verdict", methods=["POST"])
+@require_role("reviewer")
+def verdict(alert_id: int) -> tuple[Response, int] | Response:
+    if not g.by_token:
+        csrf: CSRFProtect = current_app.extensions["csrf"]
+        csrf.protect()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description='send a JSON object: {"verdict": "confirm"|"dismiss", "reason": ..., "note": ...}')
+    _get_or_404(alert_id)
+    try:
+        v = parse_verdict(body.get("verdict"), body.get("reason"), body.get("note"))
+    except VerdictError as e:
+        return jsonify(error=str(e)), 400
+    user = current_user()
+    db.set_verdict(db.get_store(), alert_id, v, {"id": user.id, "name": user.name})
+    return jsonify(alert=alert_json(_get_or_404(alert_id)))
+
+
+@bp.route("/alerts/<int:alert_id>/clip")
+def clip(alert_id: int) -> Response:
+    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["clip_path"], "clip")
+
+
+@bp.route("/alerts/<int:alert_id>/snapshot")
+def snapshot(alert_id: int) -> Response:
+    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["snapshot_path"], "snapshot")

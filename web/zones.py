@@ -1,0 +1,69 @@
+"""Zones drawn as an SVG overlay over a camera frame: pure geometry, no I/O.
+
+Config coordinates are either fractions of the frame (every value within 0..1) or pixels. The overlay
+uses the frame's pixel size as its viewBox and stretches over the image, so both kinds line up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+DEFAULT_SIZE = (1280, 720)  # when there is no frame yet: the placeholder keeps the usual 16:9
+
+
+class ZoneLike(Protocol):
+    kind: str
+    coordinates: Sequence[Sequence[float]]
+
+
+@dataclass(frozen=True)
+class DrawnZone:
+    name: str
+    kind: str
+    css: str  # a class name made safe from the kind
+    points: str  # SVG polygon points in frame pixels
+    label_x: float
+    label_y: float
+
+
+def is_fractional(coords: Sequence[Sequence[float]]) -> bool:
+    return all(0.0 <= float(v) <= 1.0 for pt in coords for v in pt)
+
+
+def to_pixels(coords: Sequence[Sequence[float]], size: tuple[int, int]) -> list[tuple[float, float]]:
+    w, h = size
+    if is_fractional(coords):
+        return [(float(x) * w, float(y) * h) for x, y in coords]
+    return [(float(x), float(y)) for x, y in coords]
+
+
+def css_class(kind: str) -> str:
+    return "zone-" + (re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other")
+
+
+def drawn_zones(zones: Mapping[str, ZoneLike], size: tuple[int, int]) -> list[DrawnZone]:
+    out = []
+    for name, z in zones.items():
+        pts = to_pixels(z.coordinates, size)
+        if not pts:
+            continue
+        # Label at the top-most vertex: inside the frame and clear of the zone's body.
+        lx, ly = min(pts, key=lambda p: (p[1], p[0]))
+        out.append(DrawnZone(
+            name=name, kind=z.kind, css=css_class(z.kind),
+            points=" ".join(f"{x:.1f},{y:.1f}" for x, y in pts),
+            label_x=lx + 6, label_y=max(ly + 22, 22),
+        ))  # fmt: skip
+    return out
+
+
+def frame_size_from_config(zones: Mapping[str, Any]) -> tuple[int, int]:
+    """Without a frame, a size that holds every pixel zone (or the default for fractional zones)."""
+    xs = [float(x) for z in zones.values() if not is_fractional(z.coordinates) for x, _ in z.coordinates]
+    ys = [float(y) for z in zones.values() if not is_fractional(z.coordinates) for _, y in z.coordinates]
+    if not xs:
+        return DEFAULT_SIZE
+    return (max(DEFAULT_SIZE[0], int(max(xs)) + 1), max(DEFAULT_SIZE[1], int(max(ys)) + 1))
