@@ -1,0 +1,290 @@
+"""The per-camera judge: tracked, classified detections in, alert events out.
+
+The pipeline calls ``CameraJudge.step`` once per detection step (detect_fps). Each step:
+
+1. one detection per track id (the best scoring, should a tracker ever repeat an id);
+2. per track and zone, debounced presence (``zones.next_presence``): in after ``inertia_frames``
+   consecutive steps with the anchor inside, out after as many steps outside;
+3. tracks not seen: presence is held while the tracker may still bring the id back; after
+   ``lost_after_s`` (1 s by default, ``ceil(lost_after_s * detect_fps)`` missing steps) the track is
+   gone, which counts as out of every zone. ByteTrack keeps ids through short gaps (occlusion, a
+   missed detection), so a shorter limit would end and restart alerts for a person who never left;
+4. enter / dwell: an alert starts on a step where the track is seen, is in one of the rule's zones
+   (for dwell: continuously for ``min_duration_s``), has one of the rule's categories, the schedule
+   is active at the frame's local time, neither the rule nor that zone is muted, and the key is not
+   cooling down. It is level-triggered: a person already in the water when the night schedule
+   begins, a mute ends, or a cooldown runs out, starts an alert then. It stays open while the
+   object is in any of the rule's zones and ends when it is out of all of them or gone;
+5. disappear: a track last seen inside one of the rule's zones and unseen for ``disappear_after_s``
+   fires once: ``start`` and ``end`` in the same step (a one-shot alarm; since_offset_s = last
+   seen, so the clip shows the moment it went under). A drowning person is rarely re-acquired under
+   the same track id, so waiting for "seen again" would leave alerts open forever. A track that
+   reappears before the time is up cancels it.
+
+The judge is deterministic: tracks are handled in ascending id order and rules in config order.
+Cooldowns and times use the video offset (``offset_s``); schedules use the wall-clock ``t``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import supervision as sv
+
+from monitor.alerts import AlertBook, AlertEvent, AlertKey, Box
+from monitor.config import ResolvedCamera, RuleConfig
+from monitor.schedule import schedule_active
+from monitor.zones import Presence, anchor_points, next_presence, points_in_polygon, polygon_px
+
+log = logging.getLogger(__name__)
+
+LOST_AFTER_S = 1.0
+
+
+@dataclass(frozen=True)
+class MuteSet:
+    """Muted rule ids and zone names: no new alert starts for them (open ones run to their end)."""
+
+    rules: frozenset[str] = frozenset()
+    zones: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Track:
+    track_id: int
+    presence: dict[str, Presence]
+    last_seen_s: float = 0.0
+    box: Box = (0.0, 0.0, 0.0, 0.0)
+    score: float = 0.0
+    missing_steps: int = 0
+    gone: bool = False
+    seen_now: bool = False
+    zones_in_last_seen: frozenset[str] = frozenset()
+    categories: Counter[str] = field(default_factory=Counter)
+    category_seen_at: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # category -> latest model label
+    disappear_done: set[str] = field(default_factory=set)  # disappear rule ids already judged
+    rule_since: dict[str, float] = field(default_factory=dict)  # rule id -> condition began (offset)
+    rule_best: dict[str, float] = field(default_factory=dict)  # rule id -> best score since then
+
+    @property
+    def category(self) -> str:
+        """Majority category over the track's life (ties: the latest), so one odd frame does not flip it."""
+        return max(self.categories, key=lambda c: (self.categories[c], self.category_seen_at[c]))
+
+    @property
+    def label(self) -> str:
+        return self.labels[self.category]
+
+
+class CameraJudge:
+    """Applies one camera's rules to its tracked detections, step by step."""
+
+    def __init__(
+        self,
+        camera: ResolvedCamera,
+        rules: list[RuleConfig],
+        tz: ZoneInfo,
+        frame_wh: tuple[int, int],
+        lost_after_s: float = LOST_AFTER_S,
+    ) -> None:
+        self.camera = camera
+        self.tz = tz
+        self.frame_wh = frame_wh
+        self._zone_names = sorted(camera.zones)
+        self._polygons = {name: polygon_px(camera.zones[name], frame_wh) for name in self._zone_names}
+        self._rules: list[RuleConfig] = []
+        self._rule_zones: dict[str, list[str]] = {}
+        for rule in rules:
+            names = [z for z in self._zone_names if z in rule.zones or camera.zones[z].kind in rule.zones]
+            if names:
+                self._rules.append(rule)
+                self._rule_zones[rule.id] = names
+            else:
+                log.debug("camera %s has no zone for rule %s; rule skipped", camera.id, rule.id)
+        self._lost_steps = max(1, math.ceil(lost_after_s * camera.detect_fps - 1e-9))
+        self._keep_gone_s = max((r.disappear_after_s for r in self._rules if r.type == "disappear"), default=0.0)
+        self._tracks: dict[int, _Track] = {}
+        self._book = AlertBook()
+        self._step_index = 0
+
+    # ---- queries (for tests, the pipeline and the review overlay) -------------------------
+    def rules(self) -> list[RuleConfig]:
+        return list(self._rules)
+
+    def in_zone(self, track_id: int, zone: str) -> bool:
+        track = self._tracks.get(track_id)
+        return bool(track and not track.gone and track.presence[zone].inside)
+
+    def open_alerts(self) -> list[AlertKey]:
+        return self._book.open_keys()
+
+    # ---- the step ----------------------------------------------------------------------------
+    def step(self, t: datetime, offset_s: float, dets: sv.Detections, muted: MuteSet = MuteSet()) -> list[AlertEvent]:
+        """Judge one detection step; returns the alert events it caused, in a stable order."""
+        if t.tzinfo is None:
+            raise ValueError("step needs an aware datetime t (the frame's wall-clock time with its time zone)")
+        self._step_index += 1
+        local = t.astimezone(self.tz)
+        active = {r.id: schedule_active(r.schedule, local) for r in self._rules}
+        self._observe(dets, offset_s)
+        events: list[AlertEvent] = []
+        for tid in sorted(self._tracks):
+            track = self._tracks[tid]
+            for rule in self._rules:
+                if rule.type == "disappear":
+                    events.extend(self._judge_disappear(track, rule, t, offset_s, active[rule.id], muted))
+                else:
+                    events.extend(self._judge_presence(track, rule, t, offset_s, active[rule.id], muted))
+        for tid in [tid for tid, tr in self._tracks.items() if tr.gone and offset_s - tr.last_seen_s >= self._keep_gone_s]:
+            del self._tracks[tid]
+        self._book.prune(offset_s)
+        return events
+
+    def close_all(self, t: datetime, offset_s: float) -> list[AlertEvent]:
+        """End every open alert (end of file, shutdown) and forget all tracks."""
+        cooldown = {r.id: r.cooldown_s for r in self._rules}
+        events = [self._book.end(key, t, offset_s, cooldown[key[1]]) for key in self._book.open_keys()]
+        self._tracks.clear()
+        return events
+
+    # ---- internals -----------------------------------------------------------------------------
+    def _observe(self, dets: sv.Detections, offset_s: float) -> None:
+        """Update every track's presence from this step's detections (and count missing steps)."""
+        for track in self._tracks.values():
+            track.seen_now = False
+        if len(dets) > 0:
+            if dets.tracker_id is None:
+                raise ValueError("step needs tracked detections (tracker_id set)")
+            if "category" not in dets.data or "class_name" not in dets.data:
+                raise ValueError("step needs classified detections (data['category'] and data['class_name'])")
+            scores = dets.confidence if dets.confidence is not None else np.ones(len(dets), dtype=np.float32)
+            # Best detection per track id: sort by (id, -score) and take the first of each id.
+            order = np.lexsort((-scores, dets.tracker_id))
+            ids = dets.tracker_id[order]
+            first = order[np.concatenate(([True], ids[1:] != ids[:-1]))]
+            inside = {
+                name: points_in_polygon(
+                    anchor_points(dets.xyxy[first], self.camera.zones[name].anchor), self._polygons[name]
+                )
+                for name in self._zone_names
+            }
+            for row, idx in enumerate(first):
+                self._see(int(dets.tracker_id[idx]), idx, row, dets, scores, inside, offset_s)
+        for track in self._tracks.values():
+            if not track.seen_now and not track.gone:
+                track.missing_steps += 1
+                if track.missing_steps >= self._lost_steps:
+                    track.gone = True
+                    track.presence = {name: Presence() for name in self._zone_names}
+                    track.rule_since.clear()
+                    track.rule_best.clear()
+
+    def _see(
+        self,
+        tid: int,
+        idx: int,
+        row: int,
+        dets: sv.Detections,
+        scores: np.ndarray,
+        inside: dict[str, np.ndarray],
+        offset_s: float,
+    ) -> None:
+        track = self._tracks.get(tid)
+        if track is None or track.gone:
+            # New, or back after being gone: start afresh (cooldowns live in the AlertBook and stay).
+            track = _Track(tid, {name: Presence() for name in self._zone_names})
+            self._tracks[tid] = track
+        category = str(dets.data["category"][idx])
+        track.categories[category] += 1
+        track.category_seen_at[category] = self._step_index
+        track.labels[category] = str(dets.data["class_name"][idx])
+        x1, y1, x2, y2 = (float(v) for v in dets.xyxy[idx])
+        track.box = (x1, y1, x2, y2)
+        track.score = float(scores[idx])
+        track.last_seen_s = offset_s
+        track.missing_steps = 0
+        track.seen_now = True
+        for name in self._zone_names:
+            zone = self.camera.zones[name]
+            track.presence[name] = next_presence(track.presence[name], bool(inside[name][row]), offset_s, zone.inertia_frames)
+        track.zones_in_last_seen = frozenset(n for n in self._zone_names if track.presence[n].inside)
+
+    def _start_event(
+        self, track: _Track, rule: RuleConfig, zone: str, t: datetime, offset_s: float, since: float, score: float
+    ) -> AlertEvent:
+        return AlertEvent(
+            kind="start",
+            key=(self.camera.id, rule.id, track.track_id),
+            rule_id=rule.id,
+            zone=zone,
+            zone_kind=self.camera.zones[zone].kind,
+            category=track.category,
+            label=track.label,
+            severity=rule.severity,
+            track_id=track.track_id,
+            score=score,
+            box=track.box,
+            t=t,
+            offset_s=offset_s,
+            since_offset_s=since,
+        )
+
+    def _judge_presence(
+        self, track: _Track, rule: RuleConfig, t: datetime, offset_s: float, active: bool, muted: MuteSet
+    ) -> list[AlertEvent]:
+        key: AlertKey = (self.camera.id, rule.id, track.track_id)
+        in_zones = [] if track.gone else [z for z in self._rule_zones[rule.id] if track.presence[z].inside]
+        holds = bool(in_zones) and track.category in rule.objects
+        if not holds:
+            track.rule_since.pop(rule.id, None)
+            track.rule_best.pop(rule.id, None)
+            if self._book.is_open(key):
+                return [self._book.end(key, t, offset_s, rule.cooldown_s)]
+            return []
+        if rule.id not in track.rule_since:
+            firsts = [track.presence[z].first_in_offset_s for z in in_zones]
+            track.rule_since[rule.id] = min(f for f in firsts if f is not None)
+            track.rule_best[rule.id] = 0.0
+        if not track.seen_now:
+            return []  # held while the tracker may bring it back; nothing new to report
+        track.rule_best[rule.id] = max(track.rule_best[rule.id], track.score)
+        if self._book.is_open(key):
+            update = self._book.observe(key, track.rule_best[rule.id], track.box, t, offset_s)
+            return [update] if update else []
+        since = track.rule_since[rule.id]
+        if rule.type == "dwell" and offset_s - since < rule.min_duration_s:
+            return []
+        free = [z for z in in_zones if z not in muted.zones]
+        if not active or rule.id in muted.rules or not free or not self._book.can_start(key, offset_s):
+            return []
+        event = self._start_event(track, rule, free[0], t, offset_s, since, track.rule_best[rule.id])
+        return [self._book.start(event)]
+
+    def _judge_disappear(
+        self, track: _Track, rule: RuleConfig, t: datetime, offset_s: float, active: bool, muted: MuteSet
+    ) -> list[AlertEvent]:
+        if track.seen_now:
+            track.disappear_done.discard(rule.id)  # seen again: a later disappearance counts anew
+            return []
+        zones = [z for z in self._rule_zones[rule.id] if z in track.zones_in_last_seen]
+        if (
+            not zones
+            or rule.id in track.disappear_done
+            or track.category not in rule.objects
+            or offset_s - track.last_seen_s < rule.disappear_after_s
+        ):
+            return []
+        track.disappear_done.add(rule.id)  # judged once, whether or not it may fire now
+        key: AlertKey = (self.camera.id, rule.id, track.track_id)
+        free = [z for z in zones if z not in muted.zones]
+        if not active or rule.id in muted.rules or not free or not self._book.can_start(key, offset_s):
+            return []
+        start = self._book.start(self._start_event(track, rule, free[0], t, offset_s, track.last_seen_s, track.score))
+        return [start, self._book.end(key, t, offset_s, rule.cooldown_s)]
