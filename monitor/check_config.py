@@ -1,0 +1,119 @@
+"""``check-config``: validate config.yaml and print a one-screen summary of what will run.
+
+For the person tuning zones: it shows per camera the zones as loaded, which rules apply there and
+whether each is in season today, without opening any camera or model.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.config import AppConfig, ConfigError, ZoneConfig, load_config, redact_source
+from monitor.schedule import describe, in_season
+from monitor.zones import is_fractional
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+def check_config(path: Path, now: datetime | None = None) -> tuple[int, str]:
+    """(0, summary) for a valid file, (2, every error one per line) otherwise.
+
+    ``now`` (aware) is the moment "today" refers to; the current time when omitted.
+    """
+    try:
+        cfg = load_config(Path(path))
+    except ConfigError as e:
+        return EXIT_INVALID, str(e)
+    return EXIT_OK, summarize(cfg, path, now)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _overrides(cfg: AppConfig, camera_id: str) -> list[str]:
+    """What a camera changes from the global sections, as ``section.key=value``."""
+    cam = cfg.cameras[camera_id]
+    diffs: list[str] = []
+    for section in ("detector", "objects", "record"):
+        mine = _flat(getattr(cam, section).model_dump(), f"{section}.")
+        base = _flat(getattr(cfg, section).model_dump(), f"{section}.")
+        diffs += [f"{k}={v}" for k, v in mine.items() if base.get(k) != v]
+    return diffs
+
+
+def _zone_line(name: str, zone: ZoneConfig) -> str:
+    units = "fractions" if is_fractional(zone.coordinates) else "px"
+    pts = " ".join(f"{x:g},{y:g}" for x, y in zone.coordinates)
+    return f"    {name} ({zone.kind}): {pts} [{units}], inertia {zone.inertia_frames}, {zone.anchor}"
+
+
+def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
+    local_now = (now or datetime.now(cfg.tz)).astimezone(cfg.tz)
+    today = local_now.date()
+    d = cfg.detector
+    lines = [
+        f"{path}: OK",
+        f"timezone: {cfg.timezone} (now {local_now:%Y-%m-%d %H:%M %Z})",
+        f"detector: {d.backend} {d.model} imgsz={d.imgsz} conf={d.conf:g} iou={d.iou:g} threads={d.threads}",
+        f"store: {cfg.store.url}; clips: {cfg.record.dir} "
+        f"(pre {cfg.record.pre_capture_s:g} s, post {cfg.record.post_capture_s:g} s, max {cfg.record.max_clip_s:g} s)",
+    ]
+    warnings: list[str] = []
+    used_rules: set[str] = set()
+    for cid in cfg.cameras:
+        cam = cfg.camera(cid)
+        state = "" if cam.enabled else " [disabled]"
+        lines.append(f"camera {cid} ({cam.name}){state}")
+        start = f", start_time {cam.start_time.isoformat()}" if cam.start_time else ""
+        lines.append(f"  source: {redact_source(cam.source)}, detect_fps {cam.detect_fps:g}{start}")
+        overrides = _overrides(cfg, cid)
+        if overrides:
+            lines.append(f"  overrides: {', '.join(overrides)}")
+        if not cam.zones:
+            lines.append("  zones: none")
+            warnings.append(f"camera {cid} has no zones: no rule can fire there")
+        else:
+            lines.append("  zones:")
+            lines += [_zone_line(name, zone) for name, zone in cam.zones.items()]
+        rules = cfg.rules_for(cid)
+        if cam.zones and not rules:
+            warnings.append(f"camera {cid} has zones but no enabled rule names them")
+        if rules:
+            lines.append("  rules:")
+        for rule in rules:
+            if cam.enabled:
+                used_rules.add(rule.id)
+            season = "today: " + ("in season" if in_season(rule.schedule, today) else "out of season")
+            if cam.start_time is not None:
+                replay_day = cam.start_time.astimezone(cfg.tz).date()
+                season += f"; replay {replay_day}: " + ("in season" if in_season(rule.schedule, replay_day) else "out of season")
+            extra = {
+                "dwell": f" {rule.min_duration_s:g} s",
+                "disappear": f" after {rule.disappear_after_s:g} s",
+            }.get(rule.type, "")
+            lines.append(
+                f"    {rule.id}: {rule.type}{extra} {'/'.join(rule.objects)} in {'/'.join(rule.zones)}, "
+                f"{rule.severity}, {describe(rule.schedule)} ({season})"
+            )
+    for rule in cfg.rules:
+        if not rule.enabled:
+            warnings.append(f"rule {rule.id} is disabled")
+        elif rule.id not in used_rules:
+            warnings.append(f"rule {rule.id} applies to no enabled camera")
+    if warnings:
+        lines.append("warnings:")
+        lines += [f"  {w}" for w in warnings]
+    return "\n".join(lines)
