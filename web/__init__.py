@@ -107,12 +107,12 @@ def create_app(
         app.config["SECRET_KEY"] = read_secret_key(inst)
     app.extensions["lakeshore"] = WebContext(cfg)
 
-    csrf = CSRFProtect(app)
-    app.teardown_appcontext(db.close_store)
-
     from . import alerts, api, auth, cameras, stats, views
 
+    # The login guard first: a request without a login gets 401/redirect, before the CSRF check.
     auth.install_guard(app)
+    csrf = CSRFProtect(app)
+    app.teardown_appcontext(db.close_store)
     views.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(alerts.bp)

@@ -20,7 +20,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from .db import get_store
-from .users import User, authenticate, get_user_by_id, user_for_token
+from .users import User, authenticate, user_for_token
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _password_stamp(store_hash: str) -> str:
+def password_stamp(store_hash: str) -> str:
     # Kept in the session so that a changed password ends the sessions made with the old one.
     return hashlib.sha256(store_hash.encode()).hexdigest()[:16]
 
@@ -51,13 +51,11 @@ def _session_user() -> User | None:
     uid = session.get("uid")
     if not isinstance(uid, int):
         return None
-    store = get_store()
-    row = store.conn.execute("SELECT password_hash FROM users WHERE id = ?", (uid,)).fetchone()
-    user = get_user_by_id(store, uid)
-    if user is None or user.disabled or row is None or session.get("pw") != _password_stamp(row[0]):
+    row = get_store().conn.execute("SELECT * FROM users WHERE id = ?", (uid,)).fetchone()
+    if row is None or row["disabled"] or session.get("pw") != password_stamp(row["password_hash"]):
         session.clear()
         return None
-    return user
+    return User.from_row(row)
 
 
 def install_guard(app: Flask) -> None:
@@ -125,7 +123,7 @@ def login() -> str | BaseResponse:
         session.clear()  # a fresh session: no fixation
         session.permanent = True
         session["uid"] = user.id
-        session["pw"] = _password_stamp(row[0])
+        session["pw"] = password_stamp(row[0])
         log.info("%s logged in", user.name)
         return redirect(safe_next(request.args.get("next")))
     if _session_user() is not None:

@@ -1,0 +1,254 @@
+"""The alert list, one alert, verdicts with their audit trail, bulk dismiss, clips, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.web.helpers import Auth, Site
+
+
+def ids_on_page(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr class="alert-row[^"]*"[^>]*data-id="(\d+)"', html)]
+
+
+@pytest.fixture
+def reviewer(client, auth: Auth) -> Auth:
+    auth.as_("reviewer")
+    return auth
+
+
+def test_list_is_newest_first_with_thumbnails_and_count(client, reviewer: Auth, site: Site) -> None:
+    now = datetime.now(UTC)
+    old = site.add_alert(started_at=now - timedelta(hours=3))
+    new = site.add_alert(started_at=now - timedelta(minutes=1), severity="warning")
+    mid = site.add_alert(started_at=now - timedelta(hours=1), status="dismissed", reason="drill")
+    html = client.get("/alerts").get_data(as_text=True)
+    assert ids_on_page(html) == [new, mid, old]
+    assert f'src="/alerts/{new}/snapshot"' in html
+    assert re.search(r'id="unreviewed-count">2<', html), "two alerts have no verdict"
+    assert "sev-warning" in html and "sev-critical" in html
+
+
+@pytest.mark.parametrize("query,expect", [
+    ({"camera": "bay"}, {"bay"}),
+    ({"severity": "warning"}, {"bay"}),
+    ({"rule": "person_in_water"}, {"pier-water-new", "pier-water-confirmed"}),
+    ({"status": "confirmed"}, {"pier-water-confirmed"}),
+    ({"zone": "beach"}, {"pier-beach"}),
+    ({"camera": "pier", "status": "new"}, {"pier-water-new", "pier-beach"}),
+    ({"from": "2026-07-02"}, {"pier-beach", "bay"}),
+    ({"to": "2026-07-01"}, {"pier-water-new", "pier-water-confirmed"}),
+    ({"from": "2026-07-02", "to": "2026-07-02"}, {"pier-beach"}),
+])  # fmt: skip
+def test_filters_are_kept_in_the_url(client, reviewer: Auth, site: Site, query: dict, expect: set) -> None:
+    # Europe/Berlin is UTC+2 in July: 23:30 UTC on 1 July is already 2 July there.
+    day1 = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    made = {
+        "pier-water-new": site.add_alert(started_at=day1),
+        "pier-water-confirmed": site.add_alert(started_at=day1 + timedelta(hours=1), status="confirmed"),
+        "pier-beach": site.add_alert(started_at=datetime(2026, 7, 1, 23, 30, tzinfo=UTC), zone="beach",
+                                     rule="person_on_shore", severity="info"),
+        "bay": site.add_alert(started_at=day1 + timedelta(days=2), camera="bay", zone="ice",
+                              rule="vehicle_on_ice", category="vehicle", label="car", severity="warning"),
+    }  # fmt: skip
+    html = client.get("/alerts", query_string=query).get_data(as_text=True)
+    assert set(ids_on_page(html)) == {made[k] for k in expect}
+    # Links to an alert carry the filters, so next/previous stay inside the filtered list.
+    first = ids_on_page(html)[0]
+    link = re.search(rf'href="(/alerts/{first}\?[^"]*)"', html)
+    assert link is not None and all(f"{k}={v}" in link.group(1) for k, v in query.items())
+
+
+@pytest.mark.parametrize("query", [{"severity": "loud"}, {"status": "maybe"}, {"from": "yesterday"},
+                                   {"from": "2026-07-05", "to": "2026-07-01"}, {"page": "0"}, {"page": "x"}])
+def test_bad_filters_answer_400_saying_what_is_allowed(client, reviewer: Auth, query: dict) -> None:
+    resp = client.get("/alerts", query_string=query)
+    assert resp.status_code == 400
+    key = next(iter(query))
+    assert key in resp.get_data(as_text=True)
+
+
+def test_pagination(client, reviewer: Auth, site: Site) -> None:
+    t0 = datetime.now(UTC) - timedelta(days=1)
+    made = [site.add_alert(started_at=t0 + timedelta(minutes=i)) for i in range(60)]
+    p1 = ids_on_page(client.get("/alerts").get_data(as_text=True))
+    p2_html = client.get("/alerts?page=2").get_data(as_text=True)
+    p2 = ids_on_page(p2_html)
+    assert p1 == made[::-1][:50] and p2 == made[::-1][50:]
+    assert "Page 2 of 2" in p2_html
+
+
+def test_poll_returns_only_new_matching_alerts_as_rows(client, reviewer: Auth, site: Site) -> None:
+    first = site.add_alert()
+    seen = client.get(f"/alerts/poll?since={first}").get_json()
+    assert seen["new"] == 0 and seen["max_id"] == first and seen["rows"] == ""
+    later_pier = site.add_alert()
+    site.add_alert(camera="bay", zone="ice", rule="vehicle_on_ice", severity="warning")
+    data = client.get(f"/alerts/poll?since={first}&camera=pier").get_json()
+    assert data["new"] == 1 and data["max_id"] == later_pier
+    assert ids_on_page(data["rows"]) == [later_pier]
+    assert data["unreviewed"] == 3
+
+
+def test_detail_shows_clip_snapshot_facts_and_neighbours(client, reviewer: Auth, site: Site) -> None:
+    t = datetime(2026, 7, 1, 10, 0, 0, tzinfo=UTC)
+    a = site.add_alert(started_at=t)
+    b = site.add_alert(started_at=t + timedelta(minutes=1), score=0.66, track_id=42)
+    c = site.add_alert(started_at=t + timedelta(minutes=2))
+    html = client.get(f"/alerts/{b}").get_data(as_text=True)
+    assert f'src="/alerts/{b}/clip"' in html and f'src="/alerts/{b}/snapshot"' in html
+    assert "12:01:00" in html, "times are shown in the config's time zone (UTC+2)"
+    assert "0.66" in html and ">42<" in html and "North pier" in html
+    assert f'id="nav-newer" href="/alerts/{c}"' in html
+    assert f'id="nav-older" href="/alerts/{a}"' in html
+
+
+def test_neighbours_follow_the_filter(client, reviewer: Auth, site: Site) -> None:
+    t = datetime(2026, 7, 1, 10, 0, 0, tzinfo=UTC)
+    a = site.add_alert(started_at=t)
+    site.add_alert(started_at=t + timedelta(minutes=1), camera="bay", zone="ice", rule="vehicle_on_ice")
+    c = site.add_alert(started_at=t + timedelta(minutes=2))
+    html = client.get(f"/alerts/{c}?camera=pier").get_data(as_text=True)
+    assert f'id="nav-older" href="/alerts/{a}?camera=pier"' in html
+
+
+def test_unknown_alert_is_404(client, reviewer: Auth) -> None:
+    assert client.get("/alerts/999").status_code == 404
+    assert client.get("/alerts/999/clip").status_code == 404
+
+
+def audit_rows(site: Site, alert_id: int) -> list[dict]:
+    with site.store() as s:
+        rows = s.conn.execute(
+            "SELECT actor, action, before_json, after_json FROM audit_log WHERE alert_id = ? ORDER BY id",
+            (alert_id,),
+        ).fetchall()
+    return [{**dict(r), "before": json.loads(r["before_json"]), "after": json.loads(r["after_json"])} for r in rows]
+
+
+def test_verdict_is_stored_with_its_audit_entry(client, reviewer: Auth, site: Site) -> None:
+    alert_id = site.add_alert()
+    resp = reviewer.post(f"/alerts/{alert_id}/verdict", {"verdict": "dismiss", "reason": "waves_or_reflection",
+                                                          "note": "sun glare on the water"})  # fmt: skip
+    assert resp.status_code == 302
+    with site.store() as s:
+        a = s.get_alert(alert_id)
+    assert a is not None
+    assert (a.status, a.reason, a.note, a.reviewer) == ("dismissed", "waves_or_reflection", "sun glare on the water", "reviewer")
+    assert a.reviewed_at is not None
+    [entry] = audit_rows(site, alert_id)
+    assert entry["actor"] == "reviewer" and entry["action"] == "verdict"
+    assert entry["before"]["status"] == "new"
+    assert entry["after"]["status"] == "dismissed" and entry["after"]["reason"] == "waves_or_reflection"
+
+
+def test_changed_verdict_keeps_the_old_one(client, reviewer: Auth, site: Site, auth: Auth) -> None:
+    alert_id = site.add_alert()
+    reviewer.post(f"/alerts/{alert_id}/verdict", {"verdict": "dismiss", "reason": "bird_or_animal"})
+    auth.as_("admin")
+    auth.post(f"/alerts/{alert_id}/verdict", {"verdict": "confirm", "note": "it was a swimmer after all"})
+    first, second = audit_rows(site, alert_id)
+    assert (first["actor"], first["after"]["status"], first["after"]["reason"]) == ("reviewer", "dismissed", "bird_or_animal")
+    assert second["action"] == "verdict_changed" and second["actor"] == "admin"
+    assert second["before"]["status"] == "dismissed" and second["before"]["reason"] == "bird_or_animal"
+    assert second["before"]["reviewer"] == "reviewer"
+    assert second["after"]["status"] == "confirmed"
+    html = client.get(f"/alerts/{alert_id}").get_data(as_text=True)
+    assert "was dismissed" in html and "False alarm: bird or animal" in html
+
+
+@pytest.mark.parametrize("form,message", [
+    ({"verdict": "dismiss"}, "needs a reason"),
+    ({"verdict": "dismiss", "reason": "aliens"}, "not allowed"),
+    ({"verdict": "maybe"}, "not allowed"),
+    ({"verdict": "confirm", "note": "x" * 2001}, "at most 2000"),
+])  # fmt: skip
+def test_bad_verdict_is_not_stored_and_says_why(client, reviewer: Auth, site: Site, form: dict, message: str) -> None:
+    alert_id = site.add_alert()
+    resp = reviewer.post(f"/alerts/{alert_id}/verdict", form, follow_redirects=True)
+    assert message in resp.get_data(as_text=True)
+    with site.store() as s:
+        assert s.get_alert(alert_id).status == "new"  # type: ignore[union-attr]
+    assert audit_rows(site, alert_id) == []
+
+
+def test_note_is_escaped(client, reviewer: Auth, site: Site) -> None:
+    alert_id = site.add_alert()
+    reviewer.post(f"/alerts/{alert_id}/verdict", {"verdict": "confirm", "note": "<script>alert(1)</script>"})
+    html = client.get(f"/alerts/{alert_id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_bulk_dismiss(client, reviewer: Auth, site: Site) -> None:
+    picked = [site.add_alert() for _ in range(3)]
+    other = site.add_alert()
+    resp = client.post("/alerts/bulk-dismiss", data={
+        "ids": [str(i) for i in picked], "reason": "duplicate", "camera": "pier", "page": "1",
+        "csrf_token": reviewer.csrf()})  # fmt: skip
+    assert resp.status_code == 302 and resp.headers["Location"] == "/alerts?camera=pier&page=1"
+    with site.store() as s:
+        status = {i: (s.get_alert(i).status, s.get_alert(i).reason) for i in [*picked, other]}  # type: ignore[union-attr]
+    assert all(status[i] == ("dismissed", "duplicate") for i in picked)
+    assert status[other] == ("new", None)
+    assert all(len(audit_rows(site, i)) == 1 for i in picked)
+
+
+def test_reviewed_state_is_per_officer(client, site: Site, auth: Auth) -> None:
+    a, b = site.add_alert(), site.add_alert()
+    auth.as_("reviewer")
+    client.get(f"/alerts/{a}")
+    assert ids_on_page(client.get("/alerts?unseen=1").get_data(as_text=True)) == [b]
+    auth.as_("admin")
+    assert sorted(ids_on_page(client.get("/alerts?unseen=1").get_data(as_text=True))) == [a, b]
+
+
+@pytest.mark.parametrize("rng,start,end", [("bytes=0-99", 0, 99), ("bytes=1000-1999", 1000, 1999), ("bytes=-500", None, None)])
+def test_clip_answers_range_requests(client, reviewer: Auth, site: Site, rng: str, start, end) -> None:
+    alert_id = site.add_alert()
+    data = site.clip.read_bytes()
+    resp = client.get(f"/alerts/{alert_id}/clip", headers={"Range": rng})
+    assert resp.status_code == 206
+    assert resp.mimetype == "video/mp4"
+    if start is None:
+        start, end = len(data) - 500, len(data) - 1
+    assert resp.data == data[start : end + 1]
+    assert resp.headers["Content-Range"] == f"bytes {start}-{end}/{len(data)}"
+    assert resp.headers["Accept-Ranges"] == "bytes"
+
+
+def test_clip_without_range_is_the_whole_file(client, reviewer: Auth, site: Site) -> None:
+    alert_id = site.add_alert()
+    resp = client.get(f"/alerts/{alert_id}/clip")
+    assert resp.status_code == 200 and resp.data == site.clip.read_bytes()
+
+
+def test_media_paths_come_from_the_store_relative_to_the_config(client, reviewer: Auth, site: Site) -> None:
+    (site.cfg.base_dir / "clips").mkdir()
+    rel = Path("clips") / "a.jpg"
+    (site.cfg.base_dir / rel).write_bytes(site.snapshot.read_bytes())
+    alert_id = site.add_alert(snapshot_path=str(rel), clip_path="clips/missing.mp4")
+    assert client.get(f"/alerts/{alert_id}/snapshot").data == site.snapshot.read_bytes()
+    assert client.get(f"/alerts/{alert_id}/clip").status_code == 404
+    # A path in the request is never a file name: there is no route that takes one.
+    assert client.get("/alerts/clip?path=/etc/passwd").status_code == 404
+
+
+def test_csv_export_has_verdicts_and_no_formulas(client, reviewer: Auth, site: Site) -> None:
+    a = site.add_alert(label="=HYPERLINK(\"http://x\")")
+    reviewer.post(f"/alerts/{a}/verdict", {"verdict": "dismiss", "reason": "drill", "note": "+1 call 110"})
+    site.add_alert(camera="bay", zone="ice", rule="vehicle_on_ice")
+    resp = client.get("/export.csv?camera=pier")
+    assert resp.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [int(r["id"]) for r in rows] == [a]
+    assert rows[0]["label"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["note"] == "'+1 call 110"
+    assert rows[0]["status"] == "dismissed" and rows[0]["reason"] == "Drill" and rows[0]["reviewer"] == "reviewer"
