@@ -95,6 +95,8 @@ class Person:
     height_m: float = 1.75
     gone_at: float | None = None  # swimmer goes under: sinks over 1.5 s from this time
     rod_sign: float = 0.0  # angler: rod to the left (-1) or right (+1); 0 for no rod
+    still_pose: str = "stand"  # pose "auto" when not moving: stand, sit, angler
+    poses: list[tuple[float, str]] | None = None  # timed poses, e.g. [(0, "swim"), (12, "struggle")]
 
     def place(self, t: float, layout: Layout, night: bool) -> tuple[list[Placed], list[Glow]]:
         if not (self.path.t0 <= t <= self.path.t1):
@@ -102,8 +104,10 @@ class Person:
         x, y, vx, vz = self.path.at(t, layout)
         moving = math.hypot(vx, vz) > 0.05
         pose = self.pose
+        if self.poses:
+            pose = [p for t_p, p in self.poses if t_p <= t][-1] if t >= self.poses[0][0] else self.poses[0][1]
         if pose == "auto":
-            pose = "walk" if moving else "stand"
+            pose = "walk" if moving else self.still_pose
         facing = _facing(vx, vz, self.facing)
         depth = water_depth(layout, x, y)
         waterline: float | None = None
