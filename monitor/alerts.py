@@ -97,7 +97,8 @@ class AlertBook:
         """Record one more detection of an open alert's object; an ``update`` when the score improved enough."""
         entry = self._open[key]
         best = max(entry.best_score, score)
-        improved = best >= entry.reported_score + self._gain
+        # The tolerance keeps a gain of exactly 0.05 from being lost to float rounding.
+        improved = best > entry.reported_score and best - entry.reported_score >= self._gain - 1e-9
         self._open[key] = replace(
             entry, best_score=best, box=box, reported_score=best if improved else entry.reported_score
         )

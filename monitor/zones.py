@@ -84,6 +84,8 @@ def check_polygon(points: Sequence[Point]) -> None:
     for i in range(n):
         if points[i] == points[(i + 1) % n]:
             raise ValueError(f"point {(i + 1) % n} repeats point {i}; remove the duplicate")
+    if all(_orient(points[0], points[1], p) == 0 for p in points[2:]):
+        raise ValueError("the polygon has zero area (its points lie on one line)")
     for k in range(n):
         prev, here, nxt = points[k - 1], points[k], points[(k + 1) % n]
         back = (prev[0] - here[0]) * (nxt[0] - here[0]) + (prev[1] - here[1]) * (nxt[1] - here[1])
