@@ -50,9 +50,14 @@ class WebContext:
     clock: Callable[[], datetime] = field(default=_utc_now)
 
 
+INSTANCE_ENV = "WEB_INSTANCE_PATH"
+
+
 def default_instance_path() -> Path:
-    """``instance/`` at the repository root (Flask's own default for an in-tree package)."""
-    return Path(__file__).resolve().parent.parent / "instance"
+    """``$WEB_INSTANCE_PATH``, else ``instance/`` at the repository root (Flask's own default for
+    an in-tree package)."""
+    env = os.environ.get(INSTANCE_ENV, "").strip()
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "instance"
 
 
 def read_secret_key(instance_path: Path) -> str:

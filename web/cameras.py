@@ -12,7 +12,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import cv2
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -44,6 +43,8 @@ def mute_targets(camera_id: str) -> list[tuple[str, str]]:
 
 
 def _frame_size(path: Any) -> tuple[int, int] | None:
+    import cv2  # here, not at the top: the CLI's user commands should not pay for loading OpenCV
+
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         return None

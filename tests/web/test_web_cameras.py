@@ -1,0 +1,110 @@
+"""Camera status, zones drawn over the latest frame, and temporary mutes that end by themselves."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+
+from tests.web.helpers import Auth, Site, make_jpeg
+
+
+def card(html: str, camera: str) -> str:
+    start = html.index(f'id="camera-{camera}"')
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.fixture
+def admin(client, auth: Auth) -> Auth:
+    auth.as_("admin")
+    return auth
+
+
+def test_status_and_zones_over_the_frame(client, admin: Auth, site: Site) -> None:
+    make_jpeg(site.cfg.base_dir / "data" / "cameras" / "pier.jpg", size=(640, 360))
+    with site.store() as s:
+        s.set_camera_status("pier", name="North pier", state="running", fps=4.8, frames=1234, reconnects=2,
+                            last_error="read timeout", frame_path="data/cameras/pier.jpg",
+                            last_frame_at=datetime.now(UTC))  # fmt: skip
+    html = client.get("/cameras").get_data(as_text=True)
+    pier = card(html, "pier")
+    assert 'src="/cameras/pier/frame"' in pier
+    assert "4.8" in pier and "1234" in pier and "read timeout" in pier and ">2<" in pier
+    # Fractional zones are scaled to the frame's pixels: water starts at 0.55 * 360 = 198.
+    assert 'viewBox="0 0 640 360"' in pier
+    water = re.search(r'<polygon points="([^"]+)" class="zone zone-water"', pier)
+    assert water is not None and water.group(1).startswith("0.0,198.0 640.0,198.0")
+    assert client.get("/cameras/pier/frame").data == (site.cfg.base_dir / "data/cameras/pier.jpg").read_bytes()
+
+
+def test_camera_without_frame_gets_a_placeholder_with_its_pixel_zones(client, admin: Auth) -> None:
+    html = client.get("/cameras").get_data(as_text=True)
+    bay = card(html, "bay")
+    assert 'class="placeholder"' in bay and "no frame yet" in bay
+    assert '<polygon points="10.0,200.0 310.0,200.0 310.0,170.0 10.0,170.0" class="zone zone-ice"' in bay
+    assert client.get("/cameras/bay/frame").status_code == 404
+
+
+def test_frame_is_served_by_camera_id_only(client, admin: Auth, site: Site) -> None:
+    with site.store() as s:
+        s.set_camera_status("pier", name="p", state="running", frame_path="/etc/hostname")
+    # A stored path with a type the page does not serve is refused, as is any unknown camera.
+    assert client.get("/cameras/pier/frame").status_code == 404
+    assert client.get("/cameras/..%2F..%2Fetc/frame").status_code == 404
+
+
+def mute(admin: Auth, **form: str):
+    data = {"camera": "pier", "target": "zone:water", "minutes": "30", "reason": "divers training", **form}
+    return admin.post("/cameras/mutes", data)
+
+
+def test_mute_is_shown_honoured_and_audited(client, admin: Auth, site: Site) -> None:
+    before = datetime.now(UTC)
+    assert mute(admin).status_code == 302
+    with site.store() as s:
+        [m] = s.active_mutes("pier", datetime.now(UTC))
+        audit = s.conn.execute("SELECT actor, action, target FROM audit_log WHERE action = 'mute_added'").fetchone()
+    assert (m.target_kind, m.target, m.reason, m.created_by) == ("zone", "water", "divers training", "admin")
+    assert timedelta(minutes=29) < m.until - before < timedelta(minutes=31)
+    assert tuple(audit) == ("admin", "mute_added", "pier/zone:water")
+    html = client.get("/cameras").get_data(as_text=True)
+    assert "zone water</strong> off until" in html and "1 muted" in html
+
+
+def test_mute_ends_by_itself(client, app: Flask, admin: Auth, site: Site) -> None:
+    mute(admin, target="rule:person_in_water", minutes="15")
+    ctx = app.extensions["lakeshore"]
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    ctx.clock = lambda: later
+    html = client.get("/cameras").get_data(as_text=True)
+    assert "rule person_in_water</strong> off until" not in html
+    assert "Mutes ended in the last 24 hours" in html
+    with site.store() as s:
+        assert s.active_mutes("pier", later) == []
+        assert len(s.active_mutes("pier", later - timedelta(minutes=2))) == 1
+
+
+def test_mute_can_be_ended_early(client, admin: Auth, site: Site) -> None:
+    mute(admin)
+    with site.store() as s:
+        [m] = s.active_mutes("pier", datetime.now(UTC))
+    assert admin.post(f"/cameras/mutes/{m.id}/cancel").status_code == 302
+    with site.store() as s:
+        assert s.active_mutes("pier", datetime.now(UTC)) == []
+        assert s.conn.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'mute_cancelled'").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("form,status", [
+    ({"camera": "nowhere"}, 400),
+    ({"target": "zone:ice"}, 400),  # a zone of another camera
+    ({"target": "rule:vehicle_on_ice"}, 400),  # a rule that does not watch this camera
+    ({"minutes": "100000"}, 400),
+    ({"minutes": "soon"}, 400),
+    ({"reason": ""}, 302),  # refused with a message
+])  # fmt: skip
+def test_bad_mutes_are_refused(client, admin: Auth, site: Site, form: dict, status: int) -> None:
+    assert mute(admin, **form).status_code == status
+    with site.store() as s:
+        assert s.conn.execute("SELECT COUNT(*) FROM mutes").fetchone()[0] == 0

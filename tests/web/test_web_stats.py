@@ -1,0 +1,54 @@
+"""Statistics: alerts per local day, and the false-alarm rate per rule and zone from the verdicts."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.web.helpers import Auth, Site
+from web import db
+
+
+@pytest.fixture
+def alerts(site: Site, users) -> dict[str, int]:
+    now = datetime.now(UTC)
+    water = [site.add_alert(started_at=now - timedelta(hours=1 + i)) for i in range(4)]
+    beach = [site.add_alert(started_at=now - timedelta(days=2, hours=i), zone="beach", rule="person_on_shore",
+                            severity="info") for i in range(2)]  # fmt: skip
+    site.add_alert(started_at=now - timedelta(days=40))  # outside the 30 days
+    with site.store() as s:
+        for i, reason in zip(water, ["waves_or_reflection", "bird_or_animal", "drill"], strict=False):
+            s.update_alert(i, status="dismissed", reason=reason)
+        s.update_alert(water[3], status="confirmed")
+        s.update_alert(beach[0], status="dismissed", reason="shadow_or_light")
+    return {"water": len(water), "beach": len(beach)}
+
+
+def test_verdict_stats_count_false_alarms_among_judged(site: Site, alerts) -> None:
+    start, end = "2000-01-01T00:00:00.000+00:00", "2100-01-01T00:00:00.000+00:00"
+    with site.store() as s:
+        by_zone = {r.key: r for r in db.verdict_stats(s, start, end, "zone")}
+    # water: 5 alerts (one 40 days old, no verdict), 4 judged, 2 false alarms (the drill was real).
+    assert (by_zone["water"].alerts, by_zone["water"].reviewed, by_zone["water"].false_alarms) == (5, 4, 2)
+    assert by_zone["water"].false_alarm_rate == pytest.approx(0.5)
+    assert (by_zone["beach"].reviewed, by_zone["beach"].false_alarms) == (1, 1)
+
+
+def test_stats_page_draws_the_charts(client, auth: Auth, alerts) -> None:
+    auth.as_("viewer")
+    html = client.get("/stats?days=30&by=zone").get_data(as_text=True)
+    assert html.count('<svg class="chart"') == 3
+    assert "6 alerts" in html, "the 40-day-old alert is outside the period"
+    assert "50% of 4" in html and "100% of 1" in html
+    # The per-day chart has one bar per zone per day with alerts; tooltips carry the counts.
+    tips = re.findall(r"<title>(\d{4}-\d\d-\d\d) (\w+): (\d+)</title>", html)
+    assert sum(int(n) for _, z, n in tips if z == "water") == 4
+    assert sum(int(n) for _, z, n in tips if z == "beach") == 2
+
+
+@pytest.mark.parametrize("query", ["days=3", "days=x", "by=label"])
+def test_stats_bad_query(client, auth: Auth, query: str) -> None:
+    auth.as_("viewer")
+    assert client.get(f"/stats?{query}").status_code == 400
