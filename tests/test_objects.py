@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from monitor.objects import area_limit_px, classify
 FRAME = (1000, 500)  # 500 000 px²
 
 
-def dets(rows: list[tuple[str, float, float]]) -> sv.Detections:
+def dets(rows: Sequence[tuple[str, float, float]]) -> sv.Detections:
     """(class name, score, box side in px) -> Detections of square boxes."""
     return sv.Detections(
         xyxy=np.array([[0, 0, side, side] for _, _, side in rows], dtype=np.float32).reshape(-1, 4),
@@ -22,7 +23,7 @@ def dets(rows: list[tuple[str, float, float]]) -> sv.Detections:
     )
 
 
-ROWS = [("person", 0.9, 50), ("car", 0.5, 100), ("dog", 0.9, 50), ("motorbike", 0.2, 10), ("fishing_rod", 0.4, 30)]
+ROWS: list[tuple[str, float, float]] = [("person", 0.9, 50), ("car", 0.5, 100), ("dog", 0.9, 50), ("motorbike", 0.2, 10), ("fishing_rod", 0.4, 30)]
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ ROWS = [("person", 0.9, 50), ("car", 0.5, 100), ("dog", 0.9, 50), ("motorbike", 
 )
 def test_classify(filters: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     out = classify(dets(ROWS), ObjectsConfig(filters=filters), FRAME)
-    assert list(zip(out.data["class_name"].tolist(), out.data["category"].tolist())) == expected
+    assert list(zip(np.asarray(out.data["class_name"]).tolist(), np.asarray(out.data["category"]).tolist())) == expected
     assert len(out.xyxy) == len(out.confidence) == len(expected)  # type: ignore[arg-type]
 
 
@@ -55,13 +56,13 @@ def test_classify_leaves_the_input_alone() -> None:
 
 def test_custom_categories() -> None:
     objects = ObjectsConfig(categories={"swimmer": ["person"], "craft": ["boat", "kayak"]})
-    out = classify(dets([("kayak", 0.5, 20), ("person", 0.5, 20), ("car", 0.5, 20)]), objects, FRAME)
-    assert out.data["category"].tolist() == ["craft", "swimmer"]
+    out = classify(dets([("kayak", 0.5, 20.0), ("person", 0.5, 20.0), ("car", 0.5, 20.0)]), objects, FRAME)
+    assert np.asarray(out.data["category"]).tolist() == ["craft", "swimmer"]
 
 
 def test_empty_detections() -> None:
     out = classify(sv.Detections.empty(), ObjectsConfig(), FRAME)
-    assert len(out) == 0 and out.data["category"].shape == (0,)
+    assert len(out) == 0 and np.asarray(out.data["category"]).shape == (0,)
 
 
 def test_needs_class_names() -> None:

@@ -1,0 +1,394 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.check_config import check_config
+from monitor.config import ConfigError, UnknownCameraError, load_config, redact_source
+from monitor.schedule import in_season
+
+REPO = Path(__file__).resolve().parents[1]
+
+BASE = """\
+timezone: Asia/Shanghai
+detector:
+  backend: opencv
+  model: coco-yolov3-tiny
+  imgsz: 416
+  conf: 0.25
+objects:
+  filters:
+    person: {min_score: 0.3}
+record: {dir: data/clips, pre_capture_s: 5, post_capture_s: 5, max_clip_s: 120}
+store: {url: sqlite:///data/monitor.db}
+cameras:
+  east_beach:
+    name: East beach
+    source: sample_videos/east_beach.mp4
+    detect_fps: 5
+    start_time: "2026-07-15T14:00:00"
+    zones:
+      water:
+        kind: water
+        coordinates: [[0.0, 0.55], [1.0, 0.50], [1.0, 1.0], [0.0, 1.0]]
+        inertia_frames: 3
+        anchor: bottom_center
+      beach:
+        kind: shore
+        coordinates: [[0, 300], [1280, 330], [1280, 400], [0, 400]]
+  pier:
+    source: rtsp://watch:${PIER_PASS}@10.0.0.7/stream1
+    zones:
+      pier_water:
+        kind: restricted
+        coordinates: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9]]
+rules:
+  - id: person_in_water
+    type: enter
+    zones: [water]
+    objects: [person]
+    cooldown_s: 60
+    severity: critical
+  - id: boat_near_pier
+    type: enter
+    zones: [restricted]
+    objects: [boat]
+    cameras: [pier]
+  - id: night_edge
+    type: dwell
+    zones: [shore]
+    objects: [person]
+    min_duration_s: 30
+    schedule: {hours: ["20:00..06:00"]}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def mutate(old: str, new: str) -> str:
+    assert BASE.count(old) == 1, f"{old!r} must occur once in BASE"
+    return BASE.replace(old, new)
+
+
+def line_of(text: str, start: str) -> int:
+    """1-based number of the first line whose stripped text starts with ``start``."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith(start))
+
+
+def errors_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == "\n".join(info.value.errors)
+    return info.value.errors
+
+
+# (old, new, first text of the line the error points at, path, part of the message)
+CASES = [
+    ("store: {", "colour: red\nstore: {", "colour:", "colour", "unknown key 'colour'; allowed keys: timezone, detector"),
+    (
+        "inertia_frames: 3",
+        "inertia_frame: 3",
+        "inertia_frame:",
+        "cameras.east_beach.zones.water.inertia_frame",
+        "(did you mean 'inertia_frames'?)",
+    ),
+    (
+        "[[0.0, 0.55], [1.0, 0.50], [1.0, 1.0], [0.0, 1.0]]",
+        "[[0.0, 0.55], [1.0, 0.50]]",
+        "coordinates: [[0.0, 0.55]",
+        "cameras.east_beach.zones.water.coordinates",
+        "a polygon needs at least 3 points",
+    ),
+    (
+        "[[0, 300], [1280, 330]",
+        "[[0, 0.3], [1280, 330]",
+        "coordinates: [[0, 0.3]",
+        "cameras.east_beach.zones.beach.coordinates",
+        "fractions and pixels are mixed",
+    ),
+    (
+        "[[0.0, 0.55], [1.0, 0.50], [1.0, 1.0], [0.0, 1.0]]",
+        "[[0.0, 0.5], [1.0, 1.0], [1.0, 0.5], [0.0, 1.0]]",
+        "coordinates: [[0.0, 0.5]",
+        "cameras.east_beach.zones.water.coordinates",
+        "crosses itself",
+    ),
+    ("kind: water", "kind: Open Water", "kind: Open", "cameras.east_beach.zones.water.kind", "lowercase letters"),
+    ("coordinates: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9]]", "coordinates: lower half", "coordinates: lower", "cameras.pier.zones.pier_water.coordinates", "should be a valid list (got 'lower half')"),
+    ("timezone: Asia/Shanghai", "timezone: Asia/Shangai", "timezone:", "timezone", "did you mean Asia/Shanghai"),
+    ('hours: ["20:00..06:00"]', 'dates: ["04-31..07-31"]', "schedule:", "rules[2].schedule.dates", "day 31 does not exist in month 04"),
+    ('hours: ["20:00..06:00"]', 'hours: ["20:00-06:00"]', "schedule:", "rules[2].schedule.hours", "HH:MM..HH:MM"),
+    ("- id: boat_near_pier", "- id: person_in_water", "- id: person_in_water\n    type: enter\n    zones: [restricted]", "rules[1].id", "duplicate rule id 'person_in_water' (also rules[0])"),
+    ("zones: [restricted]", "zones: [restricted, lava]", "zones: [restricted, lava]", "rules[1].zones[1]", "no zone named 'lava' and no zone of kind 'lava'"),
+    ("zones: [restricted]", "zones: [water]", "zones: [water]\n    objects: [boat]", "rules[1].zones[0]", "on the cameras this rule applies to; known: pier_water, restricted"),
+    ("objects: [boat]", "objects: [ship]", "objects: [ship]", "rules[1].objects[0]", "unknown category 'ship'; categories: boat, fishing_gear"),
+    ("cameras: [pier]", "cameras: [pir]", "cameras: [pir]", "rules[1].cameras[0]", "unknown camera 'pir'"),
+    ("detect_fps: 5", "detect_fps: fast", "detect_fps:", "cameras.east_beach.detect_fps", "should be a valid number (got 'fast')"),
+    ("detect_fps: 5", 'detect_fps: "5"', "detect_fps:", "cameras.east_beach.detect_fps", "should be a valid number (got '5')"),
+    ("detect_fps: 5", "detect_fps: 0", "detect_fps:", "cameras.east_beach.detect_fps", "greater than 0"),
+    ("    name: East beach", "    name: East beach\n    enabled: yes", "enabled:", "cameras.east_beach.enabled", "should be a valid boolean (got 'yes')"),
+    ("  pier:", "  Pier:", "Pier:", "cameras.Pier", "camera id 'Pier' may only use lowercase letters"),
+    (
+        "    source: rtsp",
+        "    start_time: 2026-07-15T14:00:00\n    source: rtsp",
+        "start_time: 2026",
+        "cameras.pier.start_time",
+        "only for video files",
+    ),
+    ("${PIER_PASS}", "${PIER PASS}", "source: rtsp", "cameras.pier.source", "not a valid environment variable reference"),
+    ("person: {min_score: 0.3}", "persons: {min_score: 0.3}", "objects:", "objects", "filters name unknown categories ['persons']"),
+    ("    min_duration_s: 30\n", "", "- id: night_edge", "rules[2].min_duration_s", "a dwell rule needs min_duration_s > 0"),
+    ("    cooldown_s: 60\n", "    min_duration_s: 5\n", "min_duration_s: 5", "rules[0].min_duration_s", "use type: dwell"),
+    ("severity: critical", "severity: high", "severity:", "rules[0].severity", "should be 'critical', 'warning' or 'info' (got 'high')"),
+    ("type: dwell", "type: linger", "type: linger", "rules[2].type", "should be 'enter', 'dwell' or 'disappear'"),
+    ("    source: sample_videos/east_beach.mp4\n", "", "east_beach:", "cameras.east_beach", "missing required key 'source'"),
+    ("max_clip_s: 120", "max_clip_s: 8", "record:", "record", "must be below max_clip_s (8 s)"),
+    ("imgsz: 416", "imgsz: 415", "imgsz:", "detector.imgsz", "multiple of 32 (got 415)"),
+    ("backend: opencv", "backend: darknet", "backend:", "detector.backend", "should be 'opencv' or 'ultralytics' (got 'darknet')"),
+    ("sqlite:///data/monitor.db", "postgresql://db/alerts", "store:", "store.url", "use sqlite:///relative/path.db"),
+    (
+        "    detect_fps: 5\n",
+        "    detect_fps: 5\n    detector: {threads: 0}\n",
+        "detector: {threads",
+        "cameras.east_beach.detector.threads",
+        "greater than or equal to 1 (got 0)",
+    ),
+    (
+        "    detect_fps: 5\n",
+        "    detect_fps: 5\n    record: {pre_capture_s: 100}\n",
+        "record: {pre",
+        "cameras.east_beach.record.pre_capture_s",
+        "less than or equal to 60 (got 100)",
+    ),
+    (
+        "    detect_fps: 5\n",
+        "    detect_fps: 5\n    objects: {filters: {person: {min_scor: 0.5}}}\n",
+        "objects: {filters",
+        "cameras.east_beach.objects.filters.person.min_scor",
+        "unknown key 'min_scor'",
+    ),
+]
+
+
+@pytest.mark.parametrize("old, new, at, where, message", CASES, ids=[c[3] + ":" + c[1][:20] for c in CASES])
+def test_errors_name_file_line_and_path(tmp_path: Path, old: str, new: str, at: str, where: str, message: str) -> None:
+    text = mutate(old, new)
+    path = write(tmp_path, text)
+    errors = errors_of(path)
+    if "\n" in at:  # a unique stretch of text: the error is on its first line
+        assert text.count(at) == 1
+        line = text.split(at)[0].count("\n") + 1
+    else:
+        line = line_of(text, at)
+    expected = f"{path}:{line}: {where}: "
+    assert any(e.startswith(expected) and message in e for e in errors), "\n".join(errors)
+
+
+def test_base_is_valid(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, BASE))
+    assert list(cfg.cameras) == ["east_beach", "pier"]
+    assert cfg.base_dir == tmp_path.resolve()
+
+
+def test_every_error_at_once_in_file_order(tmp_path: Path) -> None:
+    text = BASE.replace("imgsz: 416", "imgsz: 415").replace("detect_fps: 5", "detect_fps: fast")
+    text = text.replace("objects: [boat]", "objects: [ship]").replace("timezone: Asia/Shanghai", "timezone: Mars/Base")
+    errors = errors_of(write(tmp_path, text))
+    assert len(errors) == 4
+    lines = [int(re.match(r".*config\.yaml:(\d+): ", e).group(1)) for e in errors]  # type: ignore[union-attr]
+    assert lines == sorted(lines)
+    assert [e.split(": ")[1] for e in errors] == ["timezone", "detector.imgsz", "cameras.east_beach.detect_fps", "rules[1].objects[0]"]
+
+
+def test_global_error_is_not_repeated_under_each_camera(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, mutate("imgsz: 416", "imgsz: 415")))
+    assert len(errors) == 1 and "detector.imgsz" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (BASE.replace("    name: East beach", "    name: East beach: west"), "mapping values are not allowed here"),
+        (BASE.replace("    detect_fps: 5\n", "    detect_fps: 5\n    detect_fps: 6\n"), 'found duplicate key "detect_fps"'),
+    ],
+)
+def test_yaml_syntax_errors_have_a_line(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    (error,) = errors_of(path)
+    bad_line = line_of(text, "name: East beach: west") if "East beach: west" in text else line_of(text, "detect_fps: 6")
+    assert error.startswith(f"{path}:{bad_line}: YAML syntax error") and message in error
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "the file is empty"),
+        ("# only a comment\n", "the file is empty"),
+        ("- a\n- b\n", "the top level must be a mapping"),
+        ("timezone: UTC\n", "missing required key 'detector'"),
+    ],
+)
+def test_empty_or_wrong_shape(tmp_path: Path, text: str, message: str) -> None:
+    assert any(message in e for e in errors_of(write(tmp_path, text)))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    (error,) = errors_of(tmp_path / "nope.yaml")
+    assert error == f"{tmp_path / 'nope.yaml'}: config file not found"
+
+
+def test_camera_overrides_merge_over_global(tmp_path: Path) -> None:
+    text = mutate(
+        "    detect_fps: 5\n",
+        "    detect_fps: 5\n"
+        "    detector: {conf: 0.6}\n"
+        "    record: {post_capture_s: 10}\n"
+        "    objects: {filters: {person: {min_area: 0.001}}}\n",
+    )
+    cfg = load_config(write(tmp_path, text))
+    east, pier = cfg.camera("east_beach"), cfg.camera("pier")
+    assert (east.detector.conf, east.detector.imgsz, east.detector.backend) == (0.6, cfg.detector.imgsz, "opencv")
+    assert (east.record.post_capture_s, east.record.pre_capture_s, east.record.dir) == (10, 5, "data/clips")
+    person = east.objects.filters["person"]
+    assert (person.min_score, person.min_area) == (0.3, 0.001)
+    assert east.objects.categories == cfg.objects.categories
+    assert pier.detector == cfg.detector and pier.record == cfg.record and pier.objects == cfg.objects
+
+
+def test_resolved_camera(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, BASE))
+    east = cfg.camera("east_beach")
+    assert east.name == "East beach" and east.detect_fps == 5.0 and east.enabled
+    assert east.start_time == datetime(2026, 7, 15, 14, 0, tzinfo=cfg.tz)
+    assert east.zones["water"].coordinates[1] == (1.0, 0.5)
+    pier = cfg.camera("pier")
+    assert pier.name == "pier" and pier.start_time is None
+    assert pier.source == "rtsp://watch:${PIER_PASS}@10.0.0.7/stream1"  # expanded only when opened
+    assert cfg.resolve_path(east.source) == tmp_path.resolve() / "sample_videos/east_beach.mp4"
+    assert cfg.resolve_path("/abs/x.mp4") == Path("/abs/x.mp4")
+
+
+def test_start_time_with_offset_and_device_index(tmp_path: Path) -> None:
+    text = mutate('start_time: "2026-07-15T14:00:00"', "start_time: 2026-07-15T06:00:00+00:00")
+    text = text.replace("source: rtsp://watch:${PIER_PASS}@10.0.0.7/stream1", "source: 0")
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.camera("east_beach").start_time == datetime(2026, 7, 15, 14, 0, tzinfo=cfg.tz)
+    assert cfg.camera("pier").source == "0"
+
+
+def test_unknown_camera_lists_valid_ids(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, BASE))
+    with pytest.raises(KeyError):
+        cfg.camera("west_beach")
+    with pytest.raises(UnknownCameraError, match="configured: east_beach, pier"):
+        cfg.camera("west_beach")
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ((None, None), {"east_beach": ["person_in_water", "night_edge"], "pier": ["boat_near_pier"]}),
+        (("    severity: critical\n", "    severity: critical\n    enabled: false\n"), {"east_beach": ["night_edge"], "pier": ["boat_near_pier"]}),
+        (
+            ("    zones: [restricted]\n    objects: [boat]\n    cameras: [pier]\n", "    zones: [restricted, water]\n    objects: [boat]\n"),
+            {"east_beach": ["person_in_water", "boat_near_pier", "night_edge"], "pier": ["boat_near_pier"]},
+        ),
+        (("    cameras: [pier]\n", ""), {"east_beach": ["person_in_water", "night_edge"], "pier": ["boat_near_pier"]}),
+        (("zones: [shore]", "zones: [beach, restricted]"), {"east_beach": ["person_in_water", "night_edge"], "pier": ["boat_near_pier", "night_edge"]}),
+    ],
+)
+def test_rules_for(tmp_path: Path, change: tuple[str | None, str | None], expected: dict[str, list[str]]) -> None:
+    text = BASE if change[0] is None else mutate(change[0], change[1] or "")
+    cfg = load_config(write(tmp_path, text))
+    assert {cid: [r.id for r in cfg.rules_for(cid)] for cid in cfg.cameras} == expected
+
+
+@pytest.mark.parametrize(
+    "source, shown",
+    [
+        ("rtsp://watch:${PIER_PASS}@10.0.0.7/stream1", "rtsp://watch:***@10.0.0.7/stream1"),
+        ("rtsp://admin:hunter2@cam.local:554/h264", "rtsp://admin:***@cam.local:554/h264"),
+        ("http://cam/video.mjpg?user=a&password=s3cret&x=1", "http://cam/video.mjpg?user=a&password=***&x=1"),
+        ("rtsp://10.0.0.7/stream1", "rtsp://10.0.0.7/stream1"),
+        ("sample_videos/east_beach.mp4", "sample_videos/east_beach.mp4"),
+    ],
+)
+def test_redact_source(source: str, shown: str) -> None:
+    assert redact_source(source) == shown
+
+
+def test_check_config_summary(tmp_path: Path) -> None:
+    text = BASE.replace("rules:\n", "  spare:\n    source: spare.mp4\nrules:\n")
+    cfg_path = write(tmp_path, text)
+    now = datetime(2026, 1, 10, 12, 0)
+    code, summary = check_config(cfg_path, now=now.replace(tzinfo=load_config(cfg_path).tz))
+    assert code == 0
+    assert "timezone: Asia/Shanghai" in summary and "detector: opencv coco-yolov3-tiny" in summary
+    assert "rtsp://watch:***@10.0.0.7/stream1" in summary and "PIER_PASS" not in summary
+    assert "pier_water (restricted): 0.1,0.5 0.9,0.5 0.9,0.9 [fractions]" in summary
+    assert "beach (shore): 0,300 1280,330 1280,400 0,400 [px]" in summary
+    assert "camera spare has no zones" in summary
+    night = next(line for line in summary.splitlines() if "night_edge:" in line)
+    assert "20:00..06:00" in night and "today: in season" in night and "replay 2026-07-15: in season" in night
+
+
+def test_check_config_season_flags(tmp_path: Path) -> None:
+    text = mutate('hours: ["20:00..06:00"]', 'dates: ["04-01..07-31"]')
+    path = write(tmp_path, text)
+    cfg = load_config(path)
+    for day in (datetime(2026, 1, 10, 12, 0), datetime(2026, 5, 10, 12, 0)):
+        _, summary = check_config(path, now=day.replace(tzinfo=cfg.tz))
+        night = next(line for line in summary.splitlines() if "night_edge:" in line)
+        flag = "in season" if in_season(cfg.rules[2].schedule, day.date()) else "out of season"
+        assert f"today: {flag};" in night
+
+
+def test_check_config_invalid(tmp_path: Path) -> None:
+    path = write(tmp_path, mutate("imgsz: 416", "imgsz: 415").replace("objects: [boat]", "objects: [ship]"))
+    code, text = check_config(path)
+    assert code == 2
+    assert text.splitlines() == errors_of(path)
+
+
+# The shipped config.yaml must cover the mission's duties.
+MISSION_RULES = {
+    "person_in_water": ("enter", ["water"], ["person"], "critical", [], []),
+    "possible_drowning": ("disappear", ["water"], ["person"], "critical", [], []),
+    "person_at_edge_night": ("dwell", ["shore"], ["person"], "warning", [], ["20:00..06:00"]),
+    "person_on_ice": ("enter", ["ice"], ["person"], "critical", ["12-01..03-15"], []),
+    "vehicle_on_ice": ("enter", ["ice"], ["vehicle"], "warning", ["12-01..03-15"], []),
+    "angler_on_shore": ("dwell", ["shore"], ["person"], "warning", ["04-01..07-31"], []),
+    "fishing_gear_in_water": ("enter", ["water"], ["fishing_gear"], "warning", ["04-01..07-31"], []),
+    "person_in_habitat": ("enter", ["habitat"], ["person"], "info", ["03-01..05-31", "09-15..11-30"], []),
+    "boat_in_restricted": ("enter", ["restricted"], ["boat"], "warning", [], []),
+}
+
+
+def test_shipped_config() -> None:
+    cfg = load_config(REPO / "config.yaml")
+    got = {
+        r.id: (r.type, r.zones, r.objects, r.severity, r.schedule.dates, r.schedule.hours) for r in cfg.rules
+    }
+    assert got == MISSION_RULES
+    rules = {r.id: r for r in cfg.rules}
+    assert rules["possible_drowning"].disappear_after_s == 10
+    assert rules["person_at_edge_night"].min_duration_s == 30
+    assert rules["angler_on_shore"].min_duration_s == 20
+    assert (cfg.detector.backend, cfg.detector.model, cfg.detector.imgsz, cfg.detector.conf) == (
+        "ultralytics",
+        "lakeshore-demo",
+        640,
+        0.35,
+    )
+    east = cfg.camera("east_beach")
+    assert east.source == "sample_videos/east_beach.mp4"
+    assert {r.id for r in cfg.rules_for("east_beach")} == set(MISSION_RULES)
+    code, _ = check_config(REPO / "config.yaml")
+    assert code == 0
