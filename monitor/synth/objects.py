@@ -112,22 +112,25 @@ def person(
     # Legs first (behind the torso).
     if pose in ("walk", "stand", "angler", "wade"):
         if side:
-            _limb(pen, (fx, hip_y), -swing * sign, 0.92 * s, lw, shade(look.legs, 0.8))
-            _limb(pen, (fx, hip_y), swing * sign, 0.92 * s, lw, look.legs)
+            # Legs are thick round-capped lines: stop half a width short so the soles touch the ground row.
+            leg = 0.92 * s - lw / 2
+            _limb(pen, (fx, hip_y), -swing * sign, leg, lw, shade(look.legs, 0.8))
+            _limb(pen, (fx, hip_y), swing * sign, leg, lw, look.legs)
         else:
             spread = 0.07 * s
             lift = 0.06 * s * abs(math.sin(phase)) if pose == "walk" else 0.0
-            pen.line((fx - spread, hip_y), (fx - spread * 1.2, fy - lift * (math.sin(phase) > 0)), look.legs, lw)
-            pen.line((fx + spread, hip_y), (fx + spread * 1.2, fy - lift * (math.sin(phase) <= 0)), shade(look.legs, 0.85), lw)
+            sole = fy - lw / 2
+            pen.line((fx - spread, hip_y), (fx - spread * 1.2, sole - lift * (math.sin(phase) > 0)), look.legs, lw)
+            pen.line((fx + spread, hip_y), (fx + spread * 1.2, sole - lift * (math.sin(phase) <= 0)), shade(look.legs, 0.85), lw)
     elif pose == "sit":
         knee = (fx + sign * 0.45 * s, hip_y) if side else (fx, hip_y + 0.05 * s)
         if side:
             pen.line((fx, hip_y), knee, look.legs, lw)
-            pen.line(knee, (knee[0] + sign * 0.05 * s, fy), look.legs, lw)
+            pen.line(knee, (knee[0] + sign * 0.05 * s, fy - lw / 2), look.legs, lw)
         else:
             for dx in (-0.09 * s, 0.09 * s):
                 pen.line((fx + dx, hip_y), (fx + dx * 1.3, hip_y + 0.12 * s), look.legs, lw)
-                pen.line((fx + dx * 1.3, hip_y + 0.12 * s), (fx + dx * 1.3, fy), shade(look.legs, 0.85), lw)
+                pen.line((fx + dx * 1.3, hip_y + 0.12 * s), (fx + dx * 1.3, fy - lw / 2), shade(look.legs, 0.85), lw)
 
     # Torso.
     if pose not in ("swim", "struggle"):
@@ -248,7 +251,7 @@ def car(ppm: float, paint: Color, kind: str = "car", view: str = "right", lights
         body_bot = gy - 0.28 * ppm
         pen.poly([(X(0.0), body_bot), (X(0.0), body_top + 0.08 * ppm), (X(0.03), body_top), (X(0.93), body_top + 0.1 * ppm),
                   (X(1.0), body_top + 0.3 * ppm), (X(1.0), body_bot)], paint)
-        cab_bot = body_top
+        cab_bot = body_top + 0.15 * ppm  # overlap the body: its top edge slopes, and a seam would show through
         if suv:
             cab = [(X(0.04), cab_bot), (X(0.06), gy - H), (X(0.66), gy - H), (X(0.8), cab_bot)]
         else:

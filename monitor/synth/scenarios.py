@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,6 +331,14 @@ def cameras_yaml(clips: list[Clip]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dumps(data: dict) -> str:
+    """JSON with one line per list of numbers, so polygons and windows stay readable."""
+    text = json.dumps(data, indent=2)
+    flat = re.sub(r"\[\s+([-0-9.eE]+(?:,\s+[-0-9.eE]+)*)\s+\]", lambda m: "[" + ", ".join(m.group(1).split(",\n")).replace(" ", "").replace(",", ", ") + "]", text)
+    flat = re.sub(r"\[\s+(\[[-0-9., ]+\](?:,\s+\[[-0-9., ]+\])*)\s+\]", lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", flat)
+    return flat + "\n"
+
+
 def write_all(out: Path, only: list[str] | None = None) -> list[Path]:
     """Render every clip (or ``only`` those) with its ground truth, and the cameras block."""
     out.mkdir(parents=True, exist_ok=True)
@@ -344,7 +353,7 @@ def write_all(out: Path, only: list[str] | None = None) -> list[Path]:
         written.append(video)
         for stem, gt in ground_truth(clip, rendered.tracks):
             path = out / f"{stem}.json"
-            path.write_text(json.dumps(gt, indent=2) + "\n")
+            path.write_text(dumps(gt))
             written.append(path)
     cams = out / "cameras.yaml"
     cams.write_text(cameras_yaml(clips))
