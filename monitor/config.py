@@ -600,7 +600,10 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
         out: dict[Any, Any] = {}
         for key in node:
             k = _plain_scalar(key)
-            lines[loc + (k,)] = node.lc.key(key)[0] + 1
+            try:
+                lines[loc + (k,)] = node.lc.key(key)[0] + 1
+            except KeyError:  # a key brought in by a `<<: *anchor` merge has no line of its own here
+                lines[loc + (k,)] = lines.get(loc, 1)
             out[k] = _plain(node[key], loc + (k,), lines)
         return out
     if isinstance(node, CommentedSeq):

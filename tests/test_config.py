@@ -392,3 +392,16 @@ def test_shipped_config() -> None:
     assert {r.id for r in cfg.rules_for("east_beach")} == set(MISSION_RULES)
     code, _ = check_config(REPO / "config.yaml")
     assert code == 0
+
+
+def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
+    text = mutate("      water:\n", "      water: &water\n").replace(
+        "  pier:\n",
+        "      shallows:\n        <<: *water\n        kind: shallows\n        inertia_frames: 5\n  pier:\n",
+    )
+    cfg = load_config(write(tmp_path, text))
+    shallows = cfg.camera("east_beach").zones["shallows"]
+    assert (shallows.kind, shallows.inertia_frames, shallows.coordinates) == ("shallows", 5, cfg.cameras["east_beach"].zones["water"].coordinates)
+    bad = text.replace("        inertia_frames: 5\n", "        inertia_frame: 5\n")
+    errors = errors_of(write(tmp_path, bad))
+    assert errors[0].startswith(f"{tmp_path / 'config.yaml'}:{line_of(bad, 'inertia_frame: 5')}: cameras.east_beach.zones.shallows.inertia_frame:")
