@@ -100,7 +100,20 @@ def zones_for(layout: Layout, winter: bool, restricted: bool = False) -> dict[st
     }
     if restricted:
         z["swimming_area"] = _zone("restricted", RESTRICTED, layout)
+    if not winter:
+        z["reed_bed"] = _zone("habitat", reed_bed_points(layout), layout)
     return z
+
+
+def reed_bed_points(layout: Layout) -> list[tuple[float, float]]:
+    """Bird habitat: the shallow water off the west end of the beach (nobody goes there in the clips).
+
+    It stops at the waterline, so someone on the promenade half hidden by a passing car (whose box
+    then ends high up, on the beach) is never taken for a person in the reeds.
+    """
+    x1 = 150.0
+    shore = [(float(x), float(layout.shore_y(x))) for x in np.linspace(0, x1, 4)]
+    return [(0.0, float(layout.shore_y(0.0)) - 70.0), (x1, float(layout.shore_y(x1)) - 70.0)] + shore[::-1]
 
 
 def _poly_px(zone: dict, layout: Layout) -> np.ndarray:

@@ -144,3 +144,18 @@ def test_cameras_block_lists_every_clip() -> None:
     written = VIDEOS / "cameras.yaml"
     if written.exists():
         assert written.read_text() == cameras_yaml(all_clips())
+
+
+def test_cameras_block_is_valid_config() -> None:
+    # The block is meant to be pasted into config.yaml: it must pass the project's own validation.
+    config = pytest.importorskip("monitor.config")
+    import io
+
+    from ruamel.yaml import YAML
+
+    if not (REPO / "config.yaml").exists():
+        pytest.skip("no config.yaml yet")
+    data, _ = config.read_yaml(REPO / "config.yaml")
+    data["cameras"] = YAML(typ="safe").load(io.StringIO(cameras_yaml(all_clips())))["cameras"]
+    cfg = config.validate_config(data, REPO)
+    assert set(CLIPS) <= {c for c in cfg.cameras}
