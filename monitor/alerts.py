@@ -86,7 +86,11 @@ class AlertBook:
         if event.kind != "start":
             raise ValueError(f"AlertBook.start needs a start event, got {event.kind!r}")
         if not self.can_start(event.key, event.offset_s):
-            why = "is open" if event.key in self._open else f"cools down until offset {self._cool_until[event.key]:.2f} s"
+            why = (
+                "is open"
+                if event.key in self._open
+                else f"cools down until offset {self._cool_until[event.key]:.2f} s"
+            )
             raise ValueError(f"alert {event.key} cannot start at offset {event.offset_s:.2f} s: it {why}")
         self._open[event.key] = _Open(event, event.score, event.score, event.box)
         return event

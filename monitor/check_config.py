@@ -99,7 +99,8 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
             season = "today: " + ("in season" if in_season(rule.schedule, today) else "out of season")
             if cam.start_time is not None:
                 replay_day = cam.start_time.astimezone(cfg.tz).date()
-                season += f"; replay {replay_day}: " + ("in season" if in_season(rule.schedule, replay_day) else "out of season")
+                replay = "in season" if in_season(rule.schedule, replay_day) else "out of season"
+                season += f"; replay {replay_day}: {replay}"
             extra = {
                 "dwell": f" {rule.min_duration_s:g} s",
                 "disappear": f" after {rule.disappear_after_s:g} s",

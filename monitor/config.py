@@ -330,7 +330,9 @@ class ScheduleConfig(_Model):
     """When a rule is in force; empty lists do not restrict. See monitor.schedule for the semantics."""
 
     dates: list[Str] = Field(default_factory=list, description='Seasons, e.g. ["04-01..07-31"]; may wrap New Year.')
-    hours: list[Str] = Field(default_factory=list, description='Times of day, e.g. ["20:00..06:00"]; may wrap midnight.')
+    hours: list[Str] = Field(
+        default_factory=list, description='Times of day, e.g. ["20:00..06:00"]; may wrap midnight.'
+    )
     weekdays: list[Str] = Field(default_factory=list, description="mon .. sun; empty: every day.")
 
     @field_validator("dates")
@@ -569,12 +571,18 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 where = "the cameras this rule applies to" if isinstance(rule_cams, list) else "any camera"
                 known = ", ".join(sorted(words)) or "none"
                 problems.append(
-                    (("rules", i, "zones", j), f"no zone named {zone!r} and no zone of kind {zone!r} on {where}; known: {known}")
+                    (
+                        ("rules", i, "zones", j),
+                        f"no zone named {zone!r} and no zone of kind {zone!r} on {where}; known: {known}",
+                    )
                 )
         for j, cat in enumerate(_l(rule.get("objects"))):
             if isinstance(cat, str) and cat not in categories:
                 problems.append(
-                    (("rules", i, "objects", j), f"unknown category {cat!r}; categories: {', '.join(sorted(categories))}")
+                    (
+                        ("rules", i, "objects", j),
+                        f"unknown category {cat!r}; categories: {', '.join(sorted(categories))}",
+                    )
                 )
     return problems
 
@@ -649,17 +657,18 @@ def _existing_prefix(data: Any, loc: Loc) -> Loc:
 
 
 def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated[...]`` and ``X | None`` to reach the type that validates a value."""
     while True:
         origin = typing.get_origin(tp)
         if origin is Annotated:
             tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
+            continue
+        if origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
-            tp = args[0] if len(args) == 1 else tp
-            if len(args) != 1:
-                return tp
-        else:
-            return tp
+            if len(args) == 1:
+                tp = args[0]
+                continue
+        return tp
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:
@@ -708,7 +717,9 @@ def _message(err: Mapping[str, Any]) -> str:
 def _issues(data: Any) -> tuple[AppConfig | None, list[tuple[Loc, str]]]:
     """Validate plain data: (model or None, [(path, message)]) with every problem found."""
     if not isinstance(data, Mapping):
-        return None, [((), f"the top level must be a mapping of sections (timezone, detector, cameras, ...), got {type(data).__name__}")]
+        what = "the top level must be a mapping of sections (timezone, detector, cameras, ...), "
+        what += f"got {type(data).__name__}"
+        return None, [((), what)]
     issues: list[tuple[Loc, str]] = []
     model: AppConfig | None = None
     try:
@@ -721,7 +732,10 @@ def _issues(data: Any) -> tuple[AppConfig | None, list[tuple[Loc, str]]]:
                 where = _existing_prefix(data, loc[:-1])
             else:
                 # A check on a key the file leaves at its default: name that key in the path.
-                while len(where) < len(loc) and (m := _model_at(where)) is not None and loc[len(where)] in m.model_fields:
+                while len(where) < len(loc):
+                    model_here = _model_at(where)
+                    if model_here is None or loc[len(where)] not in model_here.model_fields:
+                        break
                     where = loc[: len(where) + 1]
             if _inherited(data, loc, err["type"]):
                 continue

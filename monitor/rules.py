@@ -142,7 +142,9 @@ class CameraJudge:
                     events.extend(self._judge_disappear(track, rule, t, offset_s, active[rule.id], muted))
                 else:
                     events.extend(self._judge_presence(track, rule, t, offset_s, active[rule.id], muted))
-        for tid in [tid for tid, tr in self._tracks.items() if tr.gone and offset_s - tr.last_seen_s >= self._keep_gone_s]:
+        # Gone tracks are kept only as long as a disappear rule may still fire for them.
+        expired = [i for i, tr in self._tracks.items() if tr.gone and offset_s - tr.last_seen_s >= self._keep_gone_s]
+        for tid in expired:
             del self._tracks[tid]
         self._book.prune(offset_s)
         return events
@@ -213,7 +215,9 @@ class CameraJudge:
         track.seen_now = True
         for name in self._zone_names:
             zone = self.camera.zones[name]
-            track.presence[name] = next_presence(track.presence[name], bool(inside[name][row]), offset_s, zone.inertia_frames)
+            track.presence[name] = next_presence(
+                track.presence[name], bool(inside[name][row]), offset_s, zone.inertia_frames
+            )
         track.zones_in_last_seen = frozenset(n for n in self._zone_names if track.presence[n].inside)
 
     def _start_event(
