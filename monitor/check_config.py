@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.config import AppConfig, ConfigError, ZoneConfig, load_config, redact_source
+from monitor.config import AppConfig, ConfigError, ZoneConfig, config_warnings, load_config, redact_source
 from monitor.schedule import describe, in_season
 from monitor.zones import is_fractional
 
@@ -71,8 +71,6 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         f"store: {cfg.store.url}; clips: {cfg.record.dir} "
         f"(pre {cfg.record.pre_capture_s:g} s, post {cfg.record.post_capture_s:g} s, max {cfg.record.max_clip_s:g} s)",
     ]
-    warnings: list[str] = []
-    used_rules: set[str] = set()
     for cid in cfg.cameras:
         cam = cfg.camera(cid)
         state = "" if cam.enabled else " [disabled]"
@@ -84,18 +82,13 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
             lines.append(f"  overrides: {', '.join(overrides)}")
         if not cam.zones:
             lines.append("  zones: none")
-            warnings.append(f"camera {cid} has no zones: no rule can fire there")
         else:
             lines.append("  zones:")
             lines += [_zone_line(name, zone) for name, zone in cam.zones.items()]
         rules = cfg.rules_for(cid)
-        if cam.zones and not rules:
-            warnings.append(f"camera {cid} has zones but no enabled rule names them")
         if rules:
             lines.append("  rules:")
         for rule in rules:
-            if cam.enabled:
-                used_rules.add(rule.id)
             season = "today: " + ("in season" if in_season(rule.schedule, today) else "out of season")
             if cam.start_time is not None:
                 replay_day = cam.start_time.astimezone(cfg.tz).date()
@@ -109,11 +102,7 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
                 f"    {rule.id}: {rule.type}{extra} {'/'.join(rule.objects)} in {'/'.join(rule.zones)}, "
                 f"{rule.severity}, {describe(rule.schedule)} ({season})"
             )
-    for rule in cfg.rules:
-        if not rule.enabled:
-            warnings.append(f"rule {rule.id} is disabled")
-        elif rule.id not in used_rules:
-            warnings.append(f"rule {rule.id} applies to no enabled camera")
+    warnings = config_warnings(cfg)
     if warnings:
         lines.append("warnings:")
         lines += [f"  {w}" for w in warnings]

@@ -530,7 +530,7 @@ def _l(x: Any) -> list[Any]:
 
 
 def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
-    """Problems between sections: unknown zones, categories or cameras named by rules; duplicate ids."""
+    """Problems between sections: rules naming no existing zone, unknown categories or cameras; duplicate ids."""
     problems: list[tuple[Loc, str]] = []
     cameras = _d(data.get("cameras"))
     categories = set(_d(_d(data.get("objects")).get("categories")) or DEFAULT_CATEGORIES)
@@ -566,8 +566,14 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                     )
             scope = [c for c in rule_cams if c in cameras]
         words = zone_words(scope)
-        for j, zone in enumerate(_l(rule.get("zones"))):
-            if isinstance(zone, str) and zone not in words:
+        named = [(j, z) for j, z in enumerate(_l(rule.get("zones"))) if isinstance(z, str)]
+        # A rule that names no existing zone can never fire: an error. One that names some that
+        # exist and some that do not is valid (one rule list may serve sites with different
+        # zones); config_warnings lists the missing names.
+        if any(z in words for _, z in named):
+            named = []
+        for j, zone in named:
+            if zone not in words:
                 where = "the cameras this rule applies to" if isinstance(rule_cams, list) else "any camera"
                 known = ", ".join(sorted(words)) or "none"
                 problems.append(
@@ -585,6 +591,28 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                     )
                 )
     return problems
+
+
+def config_warnings(cfg: AppConfig) -> list[str]:
+    """Things that are allowed but probably not meant: shown by check-config and logged at load."""
+    warnings: list[str] = []
+    for cid, cam in cfg.cameras.items():
+        if not cam.zones:
+            warnings.append(f"camera {cid} has no zones: no rule can fire there")
+        elif not cfg.rules_for(cid):
+            warnings.append(f"camera {cid} has zones but no enabled rule names them")
+    enabled_cams = [cid for cid, cam in cfg.cameras.items() if cam.enabled]
+    for rule in cfg.rules:
+        scope = [c for c in cfg.cameras if rule.cameras is None or c in rule.cameras]
+        words = {w for c in scope for name, z in cfg.cameras[c].zones.items() for w in (name, z.kind)}
+        missing = [z for z in rule.zones if z not in words]
+        if missing:
+            warnings.append(f"rule {rule.id} names zones no camera of it has: {', '.join(missing)}")
+        if not rule.enabled:
+            warnings.append(f"rule {rule.id} is disabled")
+        elif not any(rule in cfg.rules_for(c) for c in enabled_cams):
+            warnings.append(f"rule {rule.id} applies to no enabled camera")
+    return warnings
 
 
 # --------------------------------------------------------------------------------------------
@@ -802,6 +830,8 @@ def load_config(path: Path) -> AppConfig:
     model, issues = _issues(data)
     if model is not None:
         model._base_dir = path.resolve().parent
+        for warning in config_warnings(model):
+            log.warning("%s: %s", path, warning)
         return model
 
     def line_of(loc: Loc) -> int:

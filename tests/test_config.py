@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.check_config import check_config
-from monitor.config import ConfigError, UnknownCameraError, load_config, redact_source
+from monitor.config import ConfigError, UnknownCameraError, config_warnings, load_config, redact_source
 from monitor.schedule import in_season
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ CASES = [
     ('hours: ["20:00..06:00"]', 'dates: ["04-31..07-31"]', "schedule:", "rules[2].schedule.dates", "day 31 does not exist in month 04"),
     ('hours: ["20:00..06:00"]', 'hours: ["20:00-06:00"]', "schedule:", "rules[2].schedule.hours", "HH:MM..HH:MM"),
     ("- id: boat_near_pier", "- id: person_in_water", "- id: person_in_water\n    type: enter\n    zones: [restricted]", "rules[1].id", "duplicate rule id 'person_in_water' (also rules[0])"),
-    ("zones: [restricted]", "zones: [restricted, lava]", "zones: [restricted, lava]", "rules[1].zones[1]", "no zone named 'lava' and no zone of kind 'lava'"),
+    ("zones: [restricted]", "zones: [lava, lagoon]", "zones: [lava", "rules[1].zones[1]", "no zone named 'lagoon' and no zone of kind 'lagoon'"),
     ("zones: [restricted]", "zones: [water]", "zones: [water]\n    objects: [boat]", "rules[1].zones[0]", "on the cameras this rule applies to; known: pier_water, restricted"),
     ("objects: [boat]", "objects: [ship]", "objects: [ship]", "rules[1].objects[0]", "unknown category 'ship'; categories: boat, fishing_gear"),
     ("cameras: [pier]", "cameras: [pir]", "cameras: [pir]", "rules[1].cameras[0]", "unknown camera 'pir'"),
@@ -337,6 +337,21 @@ def test_check_config_summary(tmp_path: Path) -> None:
     assert "camera spare has no zones" in summary
     night = next(line for line in summary.splitlines() if "night_edge:" in line)
     assert "20:00..06:00" in night and "today: in season" in night and "replay 2026-07-15: in season" in night
+
+
+def test_a_rule_naming_some_missing_zones_is_a_warning(tmp_path: Path) -> None:
+    text = mutate("zones: [restricted]", "zones: [restricted, lava]")
+    text = text.replace("objects: [boat]", "objects: [boat]\n    enabled: false")
+    path = write(tmp_path, text)
+    cfg = load_config(path)
+    assert config_warnings(cfg) == [
+        "camera pier has zones but no enabled rule names them",
+        "rule boat_near_pier names zones no camera of it has: lava",
+        "rule boat_near_pier is disabled",
+    ]
+    code, summary = check_config(path)
+    assert code == 0 and summary.endswith("\n  rule boat_near_pier is disabled")
+    assert "\n  rule boat_near_pier names zones no camera of it has: lava\n" in summary
 
 
 def test_check_config_season_flags(tmp_path: Path) -> None:
