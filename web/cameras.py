@@ -19,7 +19,7 @@ from monitor.store import from_db_time, to_db_time
 
 from . import db, media
 from .auth import current_user, require_role
-from .zones import drawn_zones, frame_size_from_config
+from .zones import drawn_zones, frame_size_from_config, label_size
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
         cards.append({
             "id": cid, "name": (cam.name or cid) if cam else (st["name"] if st else cid), "in_config": cam is not None,
             "status": st, "has_frame": frame is not None, "size": size,
-            "zones": drawn_zones(zones, size), "stale": last is None or now - last > STALE_AFTER,
+            "zones": drawn_zones(zones, size), "font": label_size(size), "stale": last is None or now - last > STALE_AFTER,
             "mutes": store.active_mutes(cid, now), "targets": mute_targets(cid) if cam else [],
         })  # fmt: skip
     return cards

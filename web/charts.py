@@ -34,6 +34,13 @@ def nice_max(v: float) -> float:
     return 10 * p
 
 
+def axis_ticks(v: float, want: int = 4) -> list[int]:
+    """Whole-number axis ticks from 0 to at least ``v``, about ``want`` steps: alerts come in ones."""
+    step = max(1, int(nice_max(max(v, 1) / want)))
+    top = step * max(1, -(-int(v) // step))
+    return list(range(0, top + 1, step))
+
+
 def fold_series(series: Mapping[str, Sequence[int]]) -> dict[str, list[int]]:
     """Keep the biggest series and sum the rest into 'other', so the legend stays readable."""
     ranked = sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
@@ -50,12 +57,14 @@ def colour_map(keys: Sequence[str]) -> dict[str, str]:
 
 def stacked_days(days: Sequence[date], series: Mapping[str, Sequence[int]], title: str) -> Markup:
     """Alerts per day, stacked by series; series values are per day, aligned with ``days``."""
-    w, h, left, bottom, top = 900, 260, 44, 28, 12
+    # The viewBox is about the size the page shows it at, so text keeps its intended size.
+    w, h, left, bottom, top = 1300, 280, 44, 28, 12
     plot_w, plot_h = w - left - 10, h - bottom - top
     folded = fold_series(series)
     colours = colour_map(list(folded))
     totals = [sum(v[i] for v in folded.values()) for i in range(len(days))]
-    ymax = nice_max(max(totals, default=0))
+    ticks = axis_ticks(max(totals, default=0))
+    ymax = ticks[-1]
     n = max(1, len(days))
     slot = plot_w / n
     bar = max(1.0, slot * 0.75)
@@ -63,11 +72,11 @@ def stacked_days(days: Sequence[date], series: Mapping[str, Sequence[int]], titl
         f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{escape(title)}" '
         'xmlns="http://www.w3.org/2000/svg">'
     ]
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        y = top + plot_h * (1 - frac)
+    for tick in ticks:
+        y = top + plot_h * (1 - tick / ymax)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{w - 10}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{ymax * frac:g}</text>')
-    label_every = max(1, n // 10)
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{tick}</text>')
+    label_every = max(1, n // 15)
     for i, d in enumerate(days):
         x = left + i * slot + (slot - bar) / 2
         y = top + plot_h
@@ -101,8 +110,8 @@ def rate_bars(rows: Sequence[tuple[str, int, int]], title: str) -> Markup:
     Bars for fewer than 5 verdicts are drawn hatched-pale: a rate from 2 verdicts is a hint, not a
     measurement, and people tuning zones should see that at a glance.
     """
-    row_h, left, right, top = 26, 170, 150, 6
-    w = 900
+    row_h, left, right, top = 26, 170, 110, 6
+    w = 640
     h = top + row_h * max(1, len(rows)) + 6
     plot_w = w - left - right
     parts = [

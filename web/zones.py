@@ -40,6 +40,11 @@ def to_pixels(coords: Sequence[Sequence[float]], size: tuple[int, int]) -> list[
     return [(float(x), float(y)) for x, y in coords]
 
 
+def label_size(size: tuple[int, int]) -> float:
+    """Zone label font size in frame pixels: about 1/24 of the frame height, readable at any size."""
+    return max(10.0, size[1] / 24)
+
+
 def css_class(kind: str) -> str:
     return "zone-" + (re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other")
 
@@ -52,10 +57,11 @@ def drawn_zones(zones: Mapping[str, ZoneLike], size: tuple[int, int]) -> list[Dr
             continue
         # Label at the top-most vertex: inside the frame and clear of the zone's body.
         lx, ly = min(pts, key=lambda p: (p[1], p[0]))
+        font = label_size(size)
         out.append(DrawnZone(
             name=name, kind=z.kind, css=css_class(z.kind),
             points=" ".join(f"{x:.1f},{y:.1f}" for x, y in pts),
-            label_x=lx + 6, label_y=max(ly + 22, 22),
+            label_x=lx + font / 3, label_y=max(ly + font * 1.1, font * 1.1),
         ))  # fmt: skip
     return out
 

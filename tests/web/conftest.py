@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from flask.testing import FlaskClient
 from monitor.config import load_config
 from monitor.store import Store
 from tests.web.helpers import (
-    CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROLES, Auth, Site, make_clip, make_jpeg, write_config,
+    CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROLES, Auth, Site, make_clip, make_jpeg, serve, write_config,
 )  # fmt: skip
 from web import create_app
 from web.users import add_user
@@ -76,16 +75,8 @@ def auth(client: FlaskClient, users: dict[str, str]) -> Auth:
 # -- a real server and a real browser ------------------------------------------------------------
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any
 import cv2
 import imageio_ffmpeg
 import numpy as np
+from flask import Flask
 from flask.testing import FlaskClient
 
 from monitor.config import AppConfig
@@ -154,3 +158,18 @@ class Auth:
         return self.client.post(url, data={**(data or {}), "csrf_token": self.csrf()}, **kw)
 
 
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """The app on a real HTTP server on a free loopback port, in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
