@@ -300,7 +300,8 @@ class UltralyticsDetector:
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         _check_image(image)
-        result = self.model.predict(image, imgsz=self.imgsz, conf=self.conf, iou=self.iou, verbose=False)[0]
+        results: Any = self.model.predict(image, imgsz=self.imgsz, conf=self.conf, iou=self.iou, verbose=False)
+        result = results[0]
         d = sv.Detections.from_ultralytics(result)
         if len(d) == 0:
             return empty_detections()

@@ -20,6 +20,7 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def _read_members(archive: Path) -> dict[str, bytes]:
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
-                _pick(info.filename, lambda i=info: zf.read(i), wanted, out)
+                _pick(info.filename, partial(zf.read, info), wanted, out)
     else:
         with tarfile.open(archive) as tf:
             for member in tf.getmembers():

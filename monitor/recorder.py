@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from monitor.draw import draw_box, draw_zones
+from monitor.draw import BOX_COLOUR, draw_box, draw_label, draw_zones
 from monitor.media import H264Writer, MediaError
 from monitor.sources import Frame
 
@@ -240,6 +240,9 @@ class ClipRecorder:
                 if failed:
                     continue  # drain until the end marker
                 image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+                if image is None:  # cannot happen for our own JPEGs; skip rather than lose the clip
+                    log.warning("camera %s: clip %s: undecodable buffered frame skipped", self.camera_id, clip.name)
+                    continue
                 try:
                     if writer is None:
                         writer = H264Writer(clip.part, self.fps, self.frame_wh, preset=self.preset, crf=self.crf)
@@ -273,7 +276,7 @@ class ClipRecorder:
 def write_snapshot(
     path: Path,
     image: np.ndarray,
-    box: np.ndarray | tuple[float, float, float, float],
+    box: np.ndarray | tuple[float, float, float, float] | None,
     label: str,
     zone_polygon: np.ndarray | None,
     zone_name: str | None,
@@ -281,7 +284,10 @@ def write_snapshot(
     *,
     zone_kind: str | None = None,
 ) -> Path:
-    """A JPEG of the frame with the zone and the object's box and label drawn; written atomically."""
+    """A JPEG of the frame with the zone and the object's box and label drawn; written atomically.
+
+    ``box`` may be None (e.g. an object that is gone): the label is then drawn in the top-left corner.
+    """
     if not 1 <= quality <= 100:
         raise RecorderError(f"JPEG quality must be 1..100, got {quality}")
     path = Path(path)
@@ -289,7 +295,11 @@ def write_snapshot(
     if zone_polygon is not None and len(zone_polygon) >= 3:
         zone = (zone_name or "zone", zone_kind or "other", np.asarray(zone_polygon))
         out = draw_zones(image, [zone], show_kind=zone_kind is not None)
-    out = draw_box(out, box, label)
+    if box is not None:
+        out = draw_box(out, box, label)
+    else:
+        out = out.copy() if out is image else out
+        draw_label(out, label, (4, 4), BOX_COLOUR)
     ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RecorderError(f"could not JPEG-encode the snapshot for {path.name}")

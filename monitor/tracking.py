@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import supervision as sv
@@ -107,12 +108,12 @@ class Tracker:
         boxes = _Boxes(np.asarray(d.xyxy, dtype=np.float32), np.asarray(conf, dtype=np.float32), cls.astype(float))
         out = self._bt.update(boxes)
         if len(out) == 0:
-            empty = d[np.zeros(n, dtype=bool)]
+            empty = cast(sv.Detections, d[np.zeros(n, dtype=bool)])
             empty.tracker_id = np.empty(0, dtype=int)
             return empty
         # Rows: x1, y1, x2, y2, track_id, score, cls, idx (idx = the input detection's index).
         idx = out[:, 7].astype(int)
-        tracked = d[idx]  # a copy: the caller's Detections is never modified
+        tracked = cast(sv.Detections, d[idx])  # a copy: the caller's Detections is never modified
         tracked.tracker_id = out[:, 4].astype(int)
         return tracked
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -112,11 +113,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     net = DetectionModel("yolov8n.yaml", nc=len(TINY_NAMES), verbose=False)
     # Random weights score everything near zero; lifting the class-score bias makes it output
     # boxes, so the adaptation to sv.Detections is exercised with real rows, not only empties.
+    head: Any = net.model[-1]  # type: ignore[index]
     with torch.no_grad():
-        for branch in net.model[-1].cv3:
+        for branch in head.cv3:
             branch[-1].bias += 5.0
     net.names = dict(TINY_NAMES)
-    yolo.model = net
+    yolo.model = net  # type: ignore[assignment]
     pt = out / "tiny.pt"
     yolo.save(str(pt))
     onnx_path = Path(YOLO(str(pt)).export(format="onnx", imgsz=320, simplify=False, verbose=False))
@@ -177,6 +179,7 @@ def test_opencv_onnx_matches_ultralytics_on_a_trained_model(tmp_path: Path) -> N
     b = make_detector("opencv", str(onnx_path), **kw).detect(image)  # type: ignore[arg-type]
     assert len(a) == len(b)
     if len(a):
+        assert a.confidence is not None and b.confidence is not None
         ia, ib = np.argsort(-a.confidence), np.argsort(-b.confidence)
         np.testing.assert_allclose(a.xyxy[ia], b.xyxy[ib], atol=3.0)
         np.testing.assert_allclose(a.confidence[ia], b.confidence[ib], atol=0.02)

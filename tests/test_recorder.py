@@ -221,6 +221,15 @@ def test_snapshot_is_a_readable_jpeg_with_box_label_and_zone(tmp_path: Path) -> 
     assert np.abs(snap[20, 300].astype(int) - 128).max() < 10
 
 
+def test_snapshot_without_a_box_still_carries_the_label(tmp_path: Path) -> None:
+    image = np.full((120, 160, 3), 128, np.uint8)
+    out = write_snapshot(tmp_path / "gone.jpg", image, None, "person gone", None, None)
+    snap = cv2.imread(str(out))
+    assert snap is not None and snap.shape == image.shape
+    assert np.abs(snap[2:20, 2:60].astype(int) - 128).max() > 60  # the label box in the corner
+    assert (image == 128).all()
+
+
 @pytest.mark.parametrize("kind", sorted(ZONE_COLOURS) + ["other"])
 def test_draw_zones_tints_each_kind_with_its_colour(kind: str) -> None:
     image = np.full((200, 300, 3), 100, np.uint8)

@@ -34,6 +34,7 @@ def test_ids_stay_stable_for_two_steadily_moving_objects() -> None:
         if t == 0:
             assert len(out) == 2, "the first update starts tracks at once"
         assert len(out) == 2
+        assert out.tracker_id is not None
         for name, tid in zip(out.data["class_name"], out.tracker_id):
             ids_by_name[str(name)].add(int(tid))
     assert all(len(ids) == 1 for ids in ids_by_name.values()), ids_by_name
@@ -68,6 +69,7 @@ def test_lost_track_time_is_in_seconds(gap_updates: int, same_id: bool) -> None:
     again = tr.update(scene(2, boxes=box))
     if len(again) == 0:  # a new track needs a second sighting to be confirmed
         again = tr.update(scene(3, boxes=box))
+    assert first.tracker_id is not None and again.tracker_id is not None
     assert (int(again.tracker_id[0]) == int(first.tracker_id[0])) == same_id
 
 
