@@ -42,13 +42,12 @@ class Conditions:
         return self.season == "winter"
 
 
-def _noise_field(rng: np.random.Generator, h: int, w: int, blur: tuple[int, int]) -> np.ndarray:
+def _noise_field(rng: np.random.Generator, h: int, w: int, blur: tuple[float, float]) -> np.ndarray:
     """Smooth noise in 0..1 (blurred white noise) for textures and clouds."""
-    f = rng.standard_normal((h, w)).astype(np.float32)
+    f: np.ndarray = rng.standard_normal((h, w)).astype(np.float32)
     f = cv2.GaussianBlur(f, (0, 0), sigmaX=blur[0], sigmaY=blur[1])
-    f -= f.min()
-    f /= max(float(f.max()), 1e-6)
-    return f
+    g: np.ndarray = f - f.min()
+    return g / max(float(g.max()), 1e-6)
 
 
 def _vgrad(h: int, w: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> np.ndarray:
@@ -62,7 +61,7 @@ def build_static(layout: Layout, cond: Conditions) -> np.ndarray:
     """Everything that does not move, as float32 BGR (water rows are overwritten per frame)."""
     rng = np.random.default_rng([cond.scene_seed, 11])
     W, H = layout.width, layout.height
-    img = np.zeros((H, W, 3), np.float32)
+    img: np.ndarray = np.zeros((H, W, 3), np.float32)
     top, hor = SKY[cond.light]
     hy = int(layout.horizon_y)
     img[:hy] = _vgrad(hy, W, top, hor)
@@ -100,7 +99,7 @@ def build_static(layout: Layout, cond: Conditions) -> np.ndarray:
 
     # Beach (sand, or snow), embankment wall, promenade, verge, road.
     ys = np.arange(H, dtype=np.float32)[:, None]
-    shore = layout.shore_y(xs.astype(np.float64)).astype(np.float32)[None, :]
+    shore = np.asarray(layout.shore_y(xs.astype(np.float64))).astype(np.float32)[None, :]
     beach = (ys >= shore) & (ys < layout.beach_bottom)
     tex = _noise_field(rng, H // 2, W // 2, (3, 1.5))
     tex = cv2.resize(tex, (W, H))[..., None]
@@ -186,7 +185,7 @@ class Water:
         xs = np.arange(0, layout.width, self.ds, dtype=np.float32) + self.ds / 2
         self.sun = np.exp(-(((xs - sun_x) / 110) ** 2))[None, :].astype(np.float32)
         self.glint_strength = {"day": 1.0, "dusk": 0.8, "night": 0.25}[cond.light]
-        self.shore_rows = layout.shore_y(np.arange(layout.width, dtype=np.float64)).astype(np.float32)
+        self.shore_rows = np.asarray(layout.shore_y(np.arange(layout.width, dtype=np.float64))).astype(np.float32)
         self.rng_seed = cond.scene_seed
 
     def render(self, t: float) -> np.ndarray:

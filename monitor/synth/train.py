@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainSettings:
-    frames: int = 2400  # rendered training frames (two tiles each)
+    frames: int = 1500  # rendered training frames (two tiles each)
     val_frames: int = 200  # held-out frames: val tiles during training, whole frames at the end
-    epochs: int = 8
+    epochs: int = 7
     imgsz: int = 320  # tile side; inference runs whole frames at 2x this
     batch: int = 16
     scale: float = 0.5  # frames are shrunk by this before tiling: 1280x720 -> 640x360
