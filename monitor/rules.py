@@ -5,10 +5,14 @@ The pipeline calls ``CameraJudge.step`` once per detection step (detect_fps). Ea
 1. one detection per track id (the best scoring, should a tracker ever repeat an id);
 2. per track and zone, debounced presence (``zones.next_presence``): in after ``inertia_frames``
    consecutive steps with the anchor inside, out after as many steps outside;
-3. tracks not seen: presence is held while the tracker may still bring the id back; after
-   ``lost_after_s`` (1 s by default, ``ceil(lost_after_s * detect_fps)`` missing steps) the track is
-   gone, which counts as out of every zone. ByteTrack keeps ids through short gaps (occlusion, a
-   missed detection), so a shorter limit would end and restart alerts for a person who never left;
+3. tracks not seen are held (presence kept, alerts open) for ``lost_after_s`` (5 s by default,
+   ``ceil(lost_after_s * detect_fps)`` missing steps), then they are gone, which counts as out of
+   every zone. Why 5 s and not ~1 s: on real footage the detector loses a person standing still
+   for up to ~4 s, longer than the tracker keeps an id, and a short hold would end the alert and
+   start a second one for a person who never left. While held, a new tracker id that appears
+   where the track was last seen (same category, moved at most about its own size) is taken to
+   be that track (``_identities``), except where a disappear rule watches it. The cost: an
+   object that walks out of the picture ends its alert 5 s late;
 4. enter / dwell: an alert starts on a step where the track is seen, is in one of the rule's zones
    (for dwell: continuously for ``min_duration_s``), has one of the rule's categories, the schedule
    is active at the frame's local time, neither the rule nor that zone is muted, and the key is not
@@ -44,7 +48,22 @@ from monitor.zones import Presence, anchor_points, next_presence, points_in_poly
 
 log = logging.getLogger(__name__)
 
-LOST_AFTER_S = 1.0
+LOST_AFTER_S = 5.0
+
+
+def _near(last: Box, box: np.ndarray) -> float | None:
+    """Distance between box centres when close enough to be the same object, else None.
+
+    Close enough: within the diagonal of the larger box, i.e. the object moved at most about its
+    own size while unseen.
+    """
+    cx0, cy0 = (last[0] + last[2]) / 2, (last[1] + last[3]) / 2
+    cx1, cy1 = float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
+    diag = max(
+        math.hypot(last[2] - last[0], last[3] - last[1]), math.hypot(float(box[2] - box[0]), float(box[3] - box[1]))
+    )
+    dist = math.hypot(cx1 - cx0, cy1 - cy0)
+    return dist if dist <= diag else None
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,7 @@ class CameraJudge:
         self._lost_steps = max(1, math.ceil(lost_after_s * camera.detect_fps - 1e-9))
         self._keep_gone_s = max((r.disappear_after_s for r in self._rules if r.type == "disappear"), default=0.0)
         self._tracks: dict[int, _Track] = {}
+        self._alias: dict[int, int] = {}  # tracker id -> the judge's id of a re-identified track
         self._book = AlertBook()
         self._step_index = 0
 
@@ -146,6 +166,8 @@ class CameraJudge:
         expired = [i for i, tr in self._tracks.items() if tr.gone and offset_s - tr.last_seen_s >= self._keep_gone_s]
         for tid in expired:
             del self._tracks[tid]
+        if expired:
+            self._alias = {raw: tid for raw, tid in self._alias.items() if tid in self._tracks}
         self._book.prune(offset_s)
         return events
 
@@ -154,6 +176,7 @@ class CameraJudge:
         cooldown = {r.id: r.cooldown_s for r in self._rules}
         events = [self._book.end(key, t, offset_s, cooldown[key[1]]) for key in self._book.open_keys()]
         self._tracks.clear()
+        self._alias.clear()
         return events
 
     # ---- internals -----------------------------------------------------------------------------
@@ -167,9 +190,10 @@ class CameraJudge:
             if "category" not in dets.data or "class_name" not in dets.data:
                 raise ValueError("step needs classified detections (data['category'] and data['class_name'])")
             scores = dets.confidence if dets.confidence is not None else np.ones(len(dets), dtype=np.float32)
-            # Best detection per track id: sort by (id, -score) and take the first of each id.
-            order = np.lexsort((-scores, dets.tracker_id))
-            ids = dets.tracker_id[order]
+            tids = self._identities(dets)
+            # Best detection per identity: sort by (id, -score) and take the first of each id.
+            order = np.lexsort((-scores, tids))
+            ids = tids[order]
             first = order[np.concatenate(([True], ids[1:] != ids[:-1]))]
             inside = {
                 name: points_in_polygon(
@@ -178,7 +202,7 @@ class CameraJudge:
                 for name in self._zone_names
             }
             for row, idx in enumerate(first):
-                self._see(int(dets.tracker_id[idx]), idx, row, dets, scores, inside, offset_s)
+                self._see(int(tids[idx]), idx, row, dets, scores, inside, offset_s)
         for track in self._tracks.values():
             if not track.seen_now and not track.gone:
                 track.missing_steps += 1
@@ -187,6 +211,54 @@ class CameraJudge:
                     track.presence = {name: Presence() for name in self._zone_names}
                     track.rule_since.clear()
                     track.rule_best.clear()
+
+    def _identities(self, dets: sv.Detections) -> np.ndarray:
+        """The judge's track id for each detection: the tracker's, or an earlier one it re-identifies.
+
+        A detector can miss a person standing still for seconds (seen on real footage: 4 s), longer
+        than the tracker keeps an id, so the person comes back under a new id. A new id whose box
+        is near where a held (unseen, not yet gone) track of the same category was last seen is
+        taken to be that track, so its open alert continues instead of a second alert starting.
+        Never done for a track last seen in a zone that a disappear rule watches: someone else
+        swimming to where a person went under must not cancel the drowning alarm.
+        """
+        raw = np.asarray(dets.tracker_id, dtype=int)
+        tids = np.array([self._alias.get(int(r), int(r)) for r in raw], dtype=int)
+        present = {int(t) for t in tids if int(t) in self._tracks}
+        claimed: set[int] = set()
+        for row in np.argsort(raw, kind="stable"):
+            rid = int(raw[row])
+            if rid in self._alias or rid in self._tracks:
+                continue
+            box = dets.xyxy[row]
+            category = str(dets.data["category"][row])
+            best: tuple[float, int] | None = None
+            for tid, track in self._tracks.items():
+                if (
+                    track.gone
+                    or tid in present
+                    or tid in claimed
+                    or track.category != category
+                    or self._watched_for_disappear(track)
+                ):
+                    continue
+                dist = _near(track.box, box)
+                if dist is not None and (best is None or (dist, tid) < best):
+                    best = (dist, tid)
+            if best is not None:
+                self._alias[rid] = best[1]
+                tids[row] = best[1]
+                claimed.add(best[1])
+                log.debug("camera %s: track %d re-identified as %d", self.camera.id, rid, best[1])
+        return tids
+
+    def _watched_for_disappear(self, track: _Track) -> bool:
+        return any(
+            r.type == "disappear"
+            and track.category in r.objects
+            and track.zones_in_last_seen.intersection(self._rule_zones[r.id])
+            for r in self._rules
+        )
 
     def _see(
         self,

@@ -151,15 +151,60 @@ def test_enter_only_for_the_rule_categories() -> None:
 @pytest.mark.parametrize(
     "missing, expected",
     [
-        # Unseen for 4 steps (0.8 s): the tracker may bring it back; the alert stays open.
-        (4, [(2, "start", "in_water", 1)]),
-        # Unseen for 5 steps (1 s at 5 fps): gone, which ends the alert.
-        (5, [(2, "start", "in_water", 1), (8, "end", "in_water", 1)]),
+        # Unseen for 24 steps (4.8 s): held, the detector may find it again; the alert stays open.
+        (24, [(2, "start", "in_water", 1)]),
+        # Unseen for 25 steps (5 s at 5 fps): gone, which ends the alert.
+        (25, [(2, "start", "in_water", 1), (28, "end", "in_water", 1)]),
     ],
 )
-def test_track_gone_after_one_second(missing: int, expected: list[tuple[int, str, str, int]]) -> None:
+def test_track_gone_after_five_seconds(missing: int, expected: list[tuple[int, str, str, int]]) -> None:
     judge = judge_for(ENTER)
     assert brief(play(judge, {1: "WWWW" + "." * missing + "W"})) == expected
+
+
+def test_hold_is_configurable() -> None:
+    base = judge_for(ENTER)
+    judge = CameraJudge(base.camera, base.rules(), TZ, FRAME, lost_after_s=1.0)
+    assert brief(play(judge, {1: "WWWW" + "." * 5})) == [(2, "start", "in_water", 1), (8, "end", "in_water", 1)]
+
+
+@pytest.mark.parametrize(
+    "rules, new_x, expected",
+    [
+        # Track 1 is lost for 3 s, track 2 appears where it was: the same alert goes on, and ends
+        # under track 1's key when the person walks out.
+        (ENTER, 500, [(2, "start", "in_water", 1), (26, "end", "in_water", 1)]),
+        # Track 2 appears far from where track 1 was: another person, another alert.
+        (ENTER, 900, [(2, "start", "in_water", 1), (22, "start", "in_water", 2), (26, "end", "in_water", 2),
+                      (29, "end", "in_water", 1)]),
+        # A disappear rule watches the water: no re-identification there (the drowning alarm
+        # must not be cancelled by someone else reaching the spot), so track 2 gets its own alert.
+        (ENTER + [rule("drowning", "disappear", disappear_after_s=10)], 500,
+         [(2, "start", "in_water", 1), (22, "start", "in_water", 2), (26, "end", "in_water", 2),
+          (29, "end", "in_water", 1), (54, "start", "drowning", 1), (54, "end", "drowning", 1)]),
+    ],
+)  # fmt: skip
+def test_new_track_id_where_a_held_track_was(
+    rules: list[dict[str, Any]], new_x: float, expected: list[tuple[int, str, str, int]]
+) -> None:
+    judge = judge_for(rules)
+    events: list[AlertEvent] = []
+    for i in range(60):
+        objs = []
+        if i < 5:
+            objs.append((1, 500.0, 700.0))
+        elif 20 <= i < 24:
+            objs.append((2, new_x, 700.0))
+        elif 24 <= i < 27:
+            objs.append((2, new_x, 100.0))  # walks out of the water
+        d = sv.Detections(
+            xyxy=np.array([[x - 10, y - 80, x + 10, y] for _, x, y in objs], dtype=np.float32).reshape(-1, 4),
+            confidence=np.full(len(objs), 0.8, dtype=np.float32),
+            tracker_id=np.array([tid for tid, _, _ in objs], dtype=int),
+            data={"class_name": np.array(["person"] * len(objs)), "category": np.array(["person"] * len(objs))},
+        )
+        events += judge.step(T0 + timedelta(seconds=i * STEP_S), i * STEP_S, d)
+    assert brief(events) == expected
 
 
 @pytest.mark.parametrize(
