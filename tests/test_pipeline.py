@@ -147,7 +147,7 @@ def test_broken_cameras_fail_clearly_while_another_keeps_running(tmp_path: Path)
         alerts = store.list_alerts()
     assert [a.camera for a in alerts] == ["good"], "the good camera must still raise its alert"
     assert status["good"]["state"] == "ended"
-    for cid, words in {"zero": "empty", "corrupt": "decod", "missing": "not found"}.items():
+    for cid, words in {"zero": "empty", "corrupt": "not a video", "missing": "not found"}.items():
         assert status[cid]["state"] == "error"
         assert words in status[cid]["last_error"].lower(), status[cid]["last_error"]
 
