@@ -1,4 +1,4 @@
-"""ffmpeg helpers: write H.264 MP4 files and probe what a file really holds.
+"""ffmpeg at the edges: write H.264 MP4 files and probe what a file really holds.
 
 Why imageio-ffmpeg's bundled ffmpeg: ``cv2.VideoWriter`` cannot write H.264 on this platform, and
 browsers need H.264 (yuv420p, moov atom first) to play a clip in a ``<video>`` tag. The bundled
