@@ -14,13 +14,13 @@ from flask import (
 )  # fmt: skip
 from werkzeug.wrappers import Response as BaseResponse
 
-from monitor.store import Store
+from monitor.store import Store, from_db_time
 
 from . import db
 from .auth import current_user, require_role
 from .export import csv_lines
 from .media import send_media
-from .verdicts import VerdictError, parse_verdict
+from .verdicts import VerdictError, parse_verdict, reason_label
 from .views import local_time
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,36 @@ def camera_names() -> dict[str, str]:
     return {cid: cam.name or cid for cid, cam in _ctx().cfg.cameras.items()}
 
 
+def present_rows(alerts: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
+    """What the list's rows show, computed in Python: a page of 50 rows rendered with per-row
+    url_for and filters costs several times more in Jinja."""
+    cfg = _ctx().cfg
+    tz, names = cfg.tz, camera_names()
+    root = request.script_root
+    qs = ("?" + urlencode(query)) if query else ""
+    out = []
+    for a in alerts:
+        start = from_db_time(a["started_at"])
+        assert start is not None
+        local = start.astimezone(tz)
+        end = from_db_time(a["ended_at"])
+        day = local.strftime("%a %d %b %Y")
+        if end is not None:
+            secs = max(0, int(round((end - start).total_seconds())))
+            day += f" · {secs // 60}:{secs % 60:02d} long"
+        sub = a["rule"] + (f" · track {a['track_id']}" if a["track_id"] is not None else "")
+        sub += f" · {a['source']}" if a["source"] != "live" else ""
+        out.append({
+            "id": a["id"], "href": f"{root}/alerts/{a['id']}{qs}",
+            "snapshot": f"{root}/alerts/{a['id']}/snapshot" if a["snapshot_path"] else None,
+            "what": f"{a['label']} · {a['zone']}", "sub": sub, "camera": a["camera"],
+            "camera_name": names.get(a["camera"], a["camera"]), "started_at": a["started_at"],
+            "time": local.strftime("%H:%M:%S"), "day": day, "severity": a["severity"],
+            "status": a["status"], "reason": reason_label(a["reason"]), "seen": a.get("seen", False),
+        })  # fmt: skip
+    return out
+
+
 def _get_or_404(alert_id: int) -> dict[str, Any]:
     alert = db.get_alert(db.get_store(), alert_id)
     if alert is None:
@@ -80,12 +110,17 @@ def index() -> str:
     page = _page()
     store, user = db.get_store(), current_user()
     tz = _ctx().cfg.tz
-    total = db.count_alerts(store, f, tz, user.id)
-    alerts = db.list_alerts(store, f, tz, user.id, offset=(page - 1) * db.PAGE_SIZE)
+    # Settings so that a deployment (or a test) can change them; the defaults suit a control room.
+    size = int(current_app.config.get("ALERT_PAGE_SIZE", db.PAGE_SIZE))
+    total, capped = db.count_alerts(store, f, tz, user.id, cap=int(current_app.config.get("ALERT_COUNT_CAP", db.COUNT_CAP)))
+    # One row more than a page tells whether an older page exists, however deep the list goes.
+    alerts = db.list_alerts(store, f, tz, user.id, limit=size + 1, offset=(page - 1) * size)
+    more = len(alerts) > size
+    query = f.to_args()
     return render_template(
-        "alerts/list.html", alerts=alerts, f=f, query=f.to_args(), page=page, total=total,
-        pages=max(1, math.ceil(total / db.PAGE_SIZE)), options=filter_options(),
-        cameras=camera_names(), max_id=db.max_alert_id(store),
+        "alerts/list.html", rows=present_rows(alerts[:size], query), f=f, query=query, page=page, total=total,
+        capped=capped, more=more, pages=None if capped else max(1, math.ceil(total / size)),
+        options=filter_options(), cameras=camera_names(), max_id=db.max_alert_id(store),
     )  # fmt: skip
 
 
@@ -104,7 +139,7 @@ def poll() -> Response:
     store, user = db.get_store(), current_user()
     new = db.list_alerts(store, f, _ctx().cfg.tz, user.id, limit=db.PAGE_SIZE, since_id=since)
     rows = render_template(
-        "alerts/_rows.html", alerts=new, query=f.to_args(), cameras=camera_names(), fresh=True
+        "alerts/_rows.html", rows=present_rows(new, f.to_args()), fresh=True
     ) if new else ""  # fmt: skip
     return jsonify(
         max_id=max([since, *(a["id"] for a in new)]), new=len(new), rows=rows,

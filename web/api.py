@@ -63,8 +63,9 @@ def _get_or_404(alert_id: int) -> dict[str, Any]:
 
 @bp.route("/alerts")
 def list_alerts() -> Response:
-    """Newest first, or with ``since=ID`` the alerts inserted after that id, oldest first (for an
-    integration that polls and must not miss any)."""
+    """Newest first, paged with ``offset``/``limit`` (``next_offset`` is null on the last page), or
+    with ``since=ID`` the alerts inserted after that id, oldest first (for an integration that polls
+    and must not miss any)."""
     try:
         f = db.AlertFilter.from_args(request.args)
     except db.FilterError as e:
@@ -82,10 +83,11 @@ def list_alerts() -> Response:
         alerts = [dict(r) for r in rows]
         return jsonify(alerts=[alert_json(a) for a in alerts],
                        next_since=alerts[-1]["id"] if alerts else since)  # fmt: skip
-    alerts = db.list_alerts(store, f, tz, user.id, limit=limit, offset=offset)
+    alerts = db.list_alerts(store, f, tz, user.id, limit=limit + 1, offset=offset)
+    more = len(alerts) > limit
     return jsonify(
-        alerts=[alert_json(a) for a in alerts], total=db.count_alerts(store, f, tz, user.id),
-        limit=limit, offset=offset,
+        alerts=[alert_json(a) for a in alerts[:limit]], limit=limit, offset=offset,
+        next_offset=offset + limit if more else None,
     )
 
 

@@ -27,6 +27,9 @@ from .verdicts import FALSE_ALARM_REASONS, Verdict
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+# Counting every match of a filter over a season's alerts costs a scan; past this many the page says
+# "1,000+" instead (nobody pages through a thousand alerts; they narrow the filter).
+COUNT_CAP = 1000
 
 
 class FilterError(ValueError):
@@ -137,9 +140,15 @@ def local_day_start_utc(d: date, tz: tzinfo) -> str:
 ORDER = " ORDER BY started_at DESC, id DESC"
 
 
-def count_alerts(store: Store, f: AlertFilter, tz: tzinfo, user_id: int | None) -> int:
+def count_alerts(
+    store: Store, f: AlertFilter, tz: tzinfo, user_id: int | None, cap: int = COUNT_CAP
+) -> tuple[int, bool]:
+    """(matches, capped): the number of alerts matching ``f``, counted up to ``cap``."""
     where, args = f.where(tz, user_id)
-    return int(store.conn.execute(f"SELECT COUNT(*) FROM alerts{where}", args).fetchone()[0])
+    n = int(store.conn.execute(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM alerts{where} LIMIT ?)", (*args, cap + 1)
+    ).fetchone()[0])  # fmt: skip
+    return min(n, cap), n > cap
 
 
 def list_alerts(
@@ -190,13 +199,15 @@ def neighbours(
     where, args = f.where(tz, user_id)
     joiner = " AND " if where else " WHERE "
     s, i = alert["started_at"], alert["id"]
+    # "started_at >= ?" on its own lets SQLite walk the time index from this alert on; the OR
+    # then only breaks ties between alerts of the same millisecond.
     newer = store.conn.execute(
-        f"SELECT id FROM alerts{where}{joiner}(started_at > ? OR (started_at = ? AND id > ?)) "
+        f"SELECT id FROM alerts{where}{joiner}started_at >= ? AND (started_at > ? OR id > ?) "
         "ORDER BY started_at ASC, id ASC LIMIT 1",
         (*args, s, s, i),
     ).fetchone()
     older = store.conn.execute(
-        f"SELECT id FROM alerts{where}{joiner}(started_at < ? OR (started_at = ? AND id < ?))"
+        f"SELECT id FROM alerts{where}{joiner}started_at <= ? AND (started_at < ? OR id < ?)"
         f"{ORDER} LIMIT 1",
         (*args, s, s, i),
     ).fetchone()
@@ -216,6 +227,11 @@ REVIEW_FIELDS = ("status", "reason", "note", "reviewer", "reviewed_at")
 
 
 def mark_seen(store: Store, alert_id: int, user_id: int) -> None:
+    # Read first: opening an alert again must not cost a write transaction.
+    if store.conn.execute(
+        "SELECT 1 FROM alert_seen WHERE alert_id = ? AND user_id = ?", (alert_id, user_id)
+    ).fetchone() is not None:
+        return
     with store.transaction() as c:
         if c.execute(
             "SELECT 1 FROM alert_seen WHERE alert_id = ? AND user_id = ?", (alert_id, user_id)
@@ -340,8 +356,11 @@ def fold_local_days(
 ) -> dict[date, dict[str, int]]:
     """Fold (UTC hour, key, count) into local day -> key -> count."""
     out: dict[date, dict[str, int]] = {}
+    days: dict[str, date] = {}  # each hour is parsed once, however many keys it has
     for hour, key, n in hourly:
-        local = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz).date()
+        local = days.get(hour)
+        if local is None:
+            local = days[hour] = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz).date()
         day = out.setdefault(local, {})
         day[key] = day.get(key, 0) + n
     return out

@@ -8,10 +8,14 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.web.helpers import Auth, Site
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def ids_on_page(html: str) -> list[int]:
@@ -252,3 +256,19 @@ def test_csv_export_has_verdicts_and_no_formulas(client, reviewer: Auth, site: S
     assert rows[0]["label"] == "'=HYPERLINK(\"http://x\")"
     assert rows[0]["note"] == "'+1 call 110"
     assert rows[0]["status"] == "dismissed" and rows[0]["reason"] == "Drill" and rows[0]["reviewer"] == "reviewer"
+
+
+def test_count_is_capped_and_paging_still_reaches_the_end(client, app, reviewer: Auth, site: Site) -> None:
+    from web import db
+
+    t0 = datetime.now(UTC) - timedelta(days=1)
+    made = [site.add_alert(started_at=t0 + timedelta(minutes=i)) for i in range(7)]
+    with site.store() as s:
+        assert db.count_alerts(s, db.AlertFilter(), BERLIN, None, cap=5) == (5, True)
+        assert db.count_alerts(s, db.AlertFilter(), BERLIN, None, cap=7) == (7, False)
+    app.config.update(ALERT_COUNT_CAP=5, ALERT_PAGE_SIZE=3)
+    html = client.get("/alerts").get_data(as_text=True)
+    assert "5+ match in all" in html and "Page 1<" in html
+    last = client.get("/alerts?page=3").get_data(as_text=True)
+    assert ids_on_page(last) == [made[0]]
+    assert 'Older →</span>' in last, "no older page after the last alert"
