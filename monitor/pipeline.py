@@ -25,11 +25,11 @@ import supervision as sv
 
 from monitor.alerts import AlertEvent
 from monitor.config import AppConfig, ResolvedCamera
-from monitor.detector import Detector, make_detector
+from monitor.detector import DetectionScheduler, Detector, make_detector
 from monitor.objects import classify
 from monitor.recorder import ClipRecorder, write_snapshot
 from monitor.rules import CameraJudge, MuteSet
-from monitor.sources import Frame, FrameSource, SourceError, open_source, redact
+from monitor.sources import Frame, FrameSource, SourceError, is_live_spec, open_source, redact
 from monitor.store import AlertRow, Store
 from monitor.tracking import Tracker
 from monitor.zones import polygon_px
@@ -186,7 +186,14 @@ class CameraPipeline:
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> list[AlertSummary]:
         """Process the whole feed. Raises SourceError when the source cannot be opened."""
-        src = open_source(self._spec(), stop=self.stop)
+        spec = self._spec()
+        if is_live_spec(spec):
+            # A camera that is down when the monitor starts is waited for (reconnecting with
+            # back-off) rather than given up on: the service runs around the clock.
+            self._set_status("connecting")
+            src = open_source(spec, stop=self.stop, first_frame_timeout_s=None)
+        else:
+            src = open_source(spec, stop=self.stop)
         try:
             self._run(src)
         finally:
@@ -206,8 +213,7 @@ class CameraPipeline:
             max_buffer_mb=rec.max_buffer_mb,
         )  # fmt: skip
         zone_px = {name: polygon_px(z, src.size) for name, z in cam.zones.items()}
-        period = 1.0 / cam.detect_fps
-        next_detect = 0.0
+        schedule = DetectionScheduler(cam.detect_fps, src.fps)
         mutes, mutes_at = MuteSet(), -1e9
         status_at, status_frame_at = -1e9, -1e9
         wall0 = time.monotonic()
@@ -236,8 +242,7 @@ class CameraPipeline:
                 events: list[AlertEvent] = []
                 dets: sv.Detections | None = None
                 # Detect on a fixed time grid (not every frame): detect_fps is the CPU budget knob.
-                if frame.pts_s + 1e-6 >= next_detect:
-                    next_detect = max(next_detect + period, frame.pts_s + period / 2)
+                if schedule.due(frame.pts_s):
                     with det_lock:
                         dets = detector.detect(frame.image)
                     tick = self.clock.add("detect", tick)
@@ -348,6 +353,12 @@ class CameraPipeline:
                 )  # fmt: skip
             )
 
+    def _set_status(self, state: str, **fields: Any) -> None:
+        try:
+            self.store.set_camera_status(self.cam.id, name=self.cam.name, state=state, **fields)
+        except Exception:  # status is best-effort: never let it stop detection
+            log.exception("camera %s: could not write its status", self.cam.id)
+
     def _status(self, src: FrameSource, state: str, frame: Frame | None = None) -> None:
         st = src.stats
         frame_path = None
@@ -360,15 +371,11 @@ class CameraPipeline:
                 tmp.write_bytes(buf.tobytes())
                 tmp.replace(target)
                 frame_path = self._rel(target)
-        try:
-            self.store.set_camera_status(
-                self.cam.id, name=self.cam.name, state=state, last_frame_at=st.last_frame_at,
-                fps=round(st.fps, 2) if st.fps else None, frames=st.frames, dropped=st.dropped,
-                reconnects=st.reconnects, last_error=st.last_error,
-                frame_path=frame_path or self._last_frame_path(),
-            )  # fmt: skip
-        except Exception:  # status is best-effort: never let it stop detection
-            log.exception("camera %s: could not write its status", self.cam.id)
+        self._set_status(
+            state, last_frame_at=st.last_frame_at, fps=round(st.fps, 2) if st.fps else None,
+            frames=st.frames, dropped=st.dropped, reconnects=st.reconnects, last_error=st.last_error,
+            frame_path=frame_path or self._last_frame_path(),
+        )  # fmt: skip
 
     def _last_frame_path(self) -> str | None:
         p = self.status_dir / f"{self.cam.id}.jpg"
