@@ -112,7 +112,7 @@ def create_app(
         app.config["SECRET_KEY"] = read_secret_key(inst)
     app.extensions["lakeshore"] = WebContext(cfg)
 
-    from . import alerts, api, auth, cameras, stats, views
+    from . import alerts, api, audit, auth, cameras, stats, views
 
     # The login guard first: a request without a login gets 401/redirect, before the CSRF check.
     auth.install_guard(app)
@@ -123,6 +123,7 @@ def create_app(
     app.register_blueprint(alerts.bp)
     app.register_blueprint(cameras.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(api.bp)
     # The API authenticates by token, not by cookie, so a cross-site form cannot ride on it; a
     # browser session calling it is checked for the CSRF header in the API itself.

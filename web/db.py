@@ -110,14 +110,23 @@ class AlertFilter:
     def is_empty(self) -> bool:
         return not self.to_args()
 
-    def where(self, tz: tzinfo, user_id: int | None) -> tuple[str, list[Any]]:
-        """SQL WHERE clause (with leading ' WHERE ', or '') and its parameters."""
+    def where(self, tz: tzinfo, user_id: int | None, *, covering: bool = False) -> tuple[str, list[Any]]:
+        """SQL WHERE clause (with leading ' WHERE ', or '') and its parameters.
+
+        ``covering``: with two or more equality tests, write them so that no single-column index can
+        serve them (``col || '' = ?``). Counting then walks the covering time index, which holds
+        every filter column, instead of an index on one column plus a table lookup per row: 7 ms
+        instead of 80 ms for camera+zone+rule over 100,000 alerts. One test alone is best served by
+        its own index.
+        """
         parts: list[str] = []
         args: list[Any] = []
-        for col in ("camera", "rule", "severity", "status", "zone"):
+        cols = [c for c in ("camera", "rule", "severity", "status", "zone") if getattr(self, c) is not None]
+        covering = covering and len(cols) >= 2
+        for col in cols:
             v = getattr(self, col)
             if v is not None:
-                parts.append(f"{col} = ?")
+                parts.append(f"{col} || '' = ?" if covering else f"{col} = ?")
                 args.append(v)
         if self.date_from is not None:
             parts.append("started_at >= ?")
@@ -144,7 +153,7 @@ def count_alerts(
     store: Store, f: AlertFilter, tz: tzinfo, user_id: int | None, cap: int = COUNT_CAP
 ) -> tuple[int, bool]:
     """(matches, capped): the number of alerts matching ``f``, counted up to ``cap``."""
-    where, args = f.where(tz, user_id)
+    where, args = f.where(tz, user_id, covering=True)
     n = int(store.conn.execute(
         f"SELECT COUNT(*) FROM (SELECT 1 FROM alerts{where} LIMIT ?)", (*args, cap + 1)
     ).fetchone()[0])  # fmt: skip

@@ -266,9 +266,24 @@ def test_count_is_capped_and_paging_still_reaches_the_end(client, app, reviewer:
     with site.store() as s:
         assert db.count_alerts(s, db.AlertFilter(), BERLIN, None, cap=5) == (5, True)
         assert db.count_alerts(s, db.AlertFilter(), BERLIN, None, cap=7) == (7, False)
+        site.add_alert(camera="bay", zone="ice", rule="vehicle_on_ice", status="confirmed")
+        site.add_alert(camera="bay", zone="ice", rule="vehicle_on_ice")
+        two = db.AlertFilter(camera="bay", status="confirmed")
+        assert db.count_alerts(s, two, BERLIN, None) == (1, False)
     app.config.update(ALERT_COUNT_CAP=5, ALERT_PAGE_SIZE=3)
     html = client.get("/alerts").get_data(as_text=True)
     assert "5+ match in all" in html and "Page 1<" in html
-    last = client.get("/alerts?page=3").get_data(as_text=True)
+    last = client.get("/alerts?page=3&camera=pier").get_data(as_text=True)
     assert ids_on_page(last) == [made[0]]
     assert 'Older →</span>' in last, "no older page after the last alert"
+
+
+def test_audit_page_shows_who_changed_what(client, site: Site, auth: Auth) -> None:
+    alert_id = site.add_alert()
+    auth.as_("reviewer")
+    auth.post(f"/alerts/{alert_id}/verdict", {"verdict": "dismiss", "reason": "drill"})
+    auth.as_("admin")
+    auth.post(f"/alerts/{alert_id}/verdict", {"verdict": "confirm"})
+    html = client.get("/audit?action=verdict_changed").get_data(as_text=True)
+    assert f"alert #{alert_id}" in html and "<del>dismissed</del> → confirmed" in html and "<del>drill</del>" in html
+    assert '<span class="status">verdict</span>' not in html, "the filter keeps only changed verdicts"

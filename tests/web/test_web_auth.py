@@ -20,7 +20,7 @@ ROUTES = [
     ("POST", "/alerts/1/verdict"), ("POST", "/alerts/bulk-dismiss"), ("GET", "/alerts/1/clip"),
     ("GET", "/alerts/1/snapshot"), ("GET", "/export.csv"), ("GET", "/cameras"),
     ("GET", "/cameras/pier/frame"), ("POST", "/cameras/mutes"), ("POST", "/cameras/mutes/1/cancel"),
-    ("GET", "/stats"), ("POST", "/logout"), ("GET", "/api/alerts"), ("GET", "/api/alerts/1"),
+    ("GET", "/stats"), ("GET", "/audit"), ("POST", "/logout"), ("GET", "/api/alerts"), ("GET", "/api/alerts/1"),
     ("POST", "/api/alerts/1/verdict"), ("GET", "/api/alerts/1/clip"), ("GET", "/api/alerts/1/snapshot"),
 ]  # fmt: skip
 
@@ -157,6 +157,7 @@ ACTIONS = [
     ("GET", "/stats", None, "viewer"),
     ("GET", "/cameras", None, "viewer"),
     ("GET", "/export.csv", None, "viewer"),
+    ("GET", "/audit", None, "admin"),
     ("POST", "/alerts/{id}/verdict", {"verdict": "confirm"}, "reviewer"),
     ("POST", "/alerts/bulk-dismiss", {"ids": "{id}", "reason": "drill"}, "reviewer"),
     ("POST", "/cameras/mutes", {"camera": "pier", "target": "zone:water", "minutes": "60", "reason": "divers"}, "admin"),

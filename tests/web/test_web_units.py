@@ -141,3 +141,11 @@ def test_charts_escape_names_and_scale_bars() -> None:
     assert "75% of 4" in bars and "no verdicts" in bars
 
 
+
+
+@pytest.mark.parametrize("f,expected", [
+    (AlertFilter(camera="pier"), " WHERE camera = ?"),
+    (AlertFilter(camera="pier", status="new"), " WHERE camera || '' = ? AND status || '' = ?"),
+])  # fmt: skip
+def test_covering_where_only_for_several_filters(f, expected) -> None:
+    assert f.where(BERLIN, None, covering=True)[0] == expected
