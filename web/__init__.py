@@ -21,6 +21,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from monitor.config import AppConfig, load_config
 
 from . import db
+from .daycounts import DayCounts
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ def _utc_now() -> datetime:
 
 @dataclass
 class WebContext:
-    """What the blueprints need from the application: the monitor's config and a clock.
+    """What the blueprints need from the application: the monitor's config, a clock, and the
+    statistics' running counts.
 
     The clock is a plain attribute so that a test can move time forward (a mute expiring) without
     patching anything.
@@ -48,6 +50,7 @@ class WebContext:
 
     cfg: AppConfig
     clock: Callable[[], datetime] = field(default=_utc_now)
+    day_counts: DayCounts = field(default_factory=DayCounts)
 
 
 INSTANCE_ENV = "WEB_INSTANCE_PATH"

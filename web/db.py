@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -330,21 +330,6 @@ class StatsRow:
         return None if self.reviewed == 0 else self.false_alarms / self.reviewed
 
 
-def per_hour_counts(
-    store: Store, start_utc: str, end_utc: str, by: str
-) -> list[tuple[str, str, int]]:
-    """(UTC hour 'YYYY-MM-DDTHH', key, count) in [start, end); grouped by hour so that the caller
-    can fold hours into local days in any time zone without a per-row scan in Python."""
-    if by not in ("rule", "zone", "camera"):
-        raise ValueError(f"cannot group by {by!r}: use rule, zone or camera")
-    rows = store.conn.execute(
-        f"SELECT substr(started_at, 1, 13) AS hour, {by} AS key, COUNT(*) FROM alerts "
-        "WHERE started_at >= ? AND started_at < ? GROUP BY hour, key",
-        (start_utc, end_utc),
-    ).fetchall()
-    return [(r[0], r[1], int(r[2])) for r in rows]
-
-
 def verdict_stats(store: Store, start_utc: str, end_utc: str, by: str) -> list[StatsRow]:
     if by not in ("rule", "zone", "camera"):
         raise ValueError(f"cannot group by {by!r}: use rule, zone or camera")
@@ -358,18 +343,3 @@ def verdict_stats(store: Store, start_utc: str, end_utc: str, by: str) -> list[S
         (*fa, start_utc, end_utc),
     ).fetchall()
     return [StatsRow(r["key"], int(r["n"]), int(r["reviewed"] or 0), int(r["fa"] or 0)) for r in rows]
-
-
-def fold_local_days(
-    hourly: Iterable[tuple[str, str, int]], tz: tzinfo
-) -> dict[date, dict[str, int]]:
-    """Fold (UTC hour, key, count) into local day -> key -> count."""
-    out: dict[date, dict[str, int]] = {}
-    days: dict[str, date] = {}  # each hour is parsed once, however many keys it has
-    for hour, key, n in hourly:
-        local = days.get(hour)
-        if local is None:
-            local = days[hour] = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz).date()
-        day = out.setdefault(local, {})
-        day[key] = day.get(key, 0) + n
-    return out

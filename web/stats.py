@@ -35,7 +35,8 @@ def index() -> str:
     start, end = db.local_day_start_utc(first, tz), db.local_day_start_utc(today + timedelta(days=1), tz)
     store = db.get_store()
 
-    per_day = db.fold_local_days(db.per_hour_counts(store, start, end, by), tz)
+    ctx.day_counts.refresh(store)
+    per_day = ctx.day_counts.per_local_day(by, first, today, tz)
     day_list = [first + timedelta(days=i) for i in range(days)]
     keys = sorted({k for d in per_day.values() for k in d})
     series = {k: [per_day.get(d, {}).get(k, 0) for d in day_list] for k in keys}

@@ -52,3 +52,27 @@ def test_stats_page_draws_the_charts(client, auth: Auth, alerts) -> None:
 def test_stats_bad_query(client, auth: Auth, query: str) -> None:
     auth.as_("viewer")
     assert client.get(f"/stats?{query}").status_code == 400
+
+
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Kolkata", "America/St_Johns"])
+def test_day_counts_follow_local_days_and_new_alerts(site: Site, tz: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from web.daycounts import DayCounts
+
+    zone = ZoneInfo(tz)
+    day = datetime(2026, 7, 1).date()
+    start = datetime(2026, 7, 1, tzinfo=zone)
+    # One alert a minute before local midnight and one at midnight: they belong to two local days.
+    site.add_alert(started_at=start - timedelta(minutes=1))
+    site.add_alert(started_at=start)
+    site.add_alert(started_at=start + timedelta(hours=23, minutes=59), zone="beach")
+    counts = DayCounts()
+    with site.store() as s:
+        counts.refresh(s)
+        assert counts.per_local_day("zone", day - timedelta(days=1), day, zone) == {
+            day - timedelta(days=1): {"water": 1}, day: {"water": 1, "beach": 1}}  # fmt: skip
+        site.add_alert(started_at=start + timedelta(hours=1), camera="bay", zone="ice", rule="vehicle_on_ice")
+        counts.refresh(s)
+        assert counts.per_local_day("camera", day, day, zone) == {day: {"pier": 2, "bay": 1}}
+        assert counts.per_local_day("rule", day + timedelta(days=1), day + timedelta(days=1), zone) == {}
