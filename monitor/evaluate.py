@@ -155,6 +155,9 @@ def pipeline_replay(config: Any, camera_id: str, video: Path, start: datetime | 
     """Replay through the monitor's pipeline (imported late: scoring needs no detector)."""
     from monitor.pipeline import replay_file
 
+    if start is not None and start.tzinfo is None:
+        # Ground truth times are local to the site, like a camera's start_time in config.yaml.
+        start = start.replace(tzinfo=config.tz)
     return list(replay_file(config, camera_id, video, start=start, realtime=False, progress=False))
 
 

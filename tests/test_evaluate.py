@@ -125,3 +125,26 @@ def test_evaluate_reports_a_broken_clip(tmp_path: Path) -> None:
     (tmp_path / "gone.json").write_text(json.dumps({"camera": "gone", "start_time": None, "expected": []}))
     scores = evaluate(tmp_path, object(), lambda *a: [])
     assert scores[0].error and "no video" in scores[0].error
+
+
+def test_pipeline_replay_localises_naive_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ground-truth start times are site-local like config start_time; the pipeline wants aware times.
+    from zoneinfo import ZoneInfo
+
+    import monitor.evaluate as ev
+
+    pipeline = pytest.importorskip("monitor.pipeline")
+    seen = {}
+
+    def fake_replay(cfg: object, camera: str, video: Path, start: datetime | None = None, **kw: object) -> list[FakeAlert]:
+        seen["start"], seen["kw"] = start, kw
+        return []
+
+    monkeypatch.setattr(pipeline, "replay_file", fake_replay)
+
+    class Cfg:
+        tz = ZoneInfo("Asia/Shanghai")
+
+    assert ev.pipeline_replay(Cfg(), "cam", Path("x.mp4"), datetime(2027, 5, 12, 7, 30)) == []
+    assert seen["start"] == datetime(2027, 5, 12, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert seen["kw"] == {"realtime": False, "progress": False}

@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--frames", type=int, default=1500, help="training frames to render (two tiles each)")
     t.add_argument("--val-frames", type=int, default=200, help="held-out frames")
     t.add_argument("--epochs", type=int, default=7)
+    t.add_argument("--hours", type=float, default=None, help="training time budget; the epoch count is fitted to it")
     t.add_argument("--imgsz", type=int, default=320, help="tile side; the model then runs whole frames at twice this")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--model", default="yolo11n.yaml", help="ultralytics architecture yaml (trained from scratch)")
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
         m = train(TrainSettings(frames=args.frames, val_frames=args.val_frames, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                                 model=args.model, data_dir=args.data, out=args.out, workers=args.workers, seed=args.seed,
-                                reuse_data=args.reuse_data))
+                                reuse_data=args.reuse_data, hours=args.hours))
         print(f"mAP50 (held-out whole frames, imgsz {m['inference_imgsz']}): {m['map50_val_full_frames']:.3f}; "
               f"training {m['train_s'] / 60:.1f} min; model in {args.out}")
         return 0

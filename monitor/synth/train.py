@@ -38,12 +38,14 @@ class TrainSettings:
     seed: int = 0
     reuse_data: bool = False
     threads: int = 2
+    hours: float | None = None  # wall-clock budget: ultralytics then fits the epoch count (and LR schedule) to it
 
 
 def _offline_env(root: Path) -> None:
     # Ultralytics reads these at import: no downloads, settings kept out of $HOME.
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_CONFIG_DIR", str((root / ".yolo-config").resolve()))
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 
 
 def train(s: TrainSettings) -> dict:
@@ -60,8 +62,14 @@ def train(s: TrainSettings) -> dict:
     import torch
     from ultralytics import YOLO
 
-    torch.set_num_threads(s.threads)
     model = YOLO(s.model)
+
+    def _threads(_trainer: object) -> None:
+        # select_device() resets torch to os.cpu_count() - 1 threads: one on a two-core machine.
+        torch.set_num_threads(s.threads)
+
+    model.add_callback("on_pretrain_routine_end", _threads)
+    model.add_callback("on_train_start", _threads)
     runs = (s.data_dir / "runs").resolve()
     t0 = time.monotonic()
     model.train(
@@ -89,6 +97,7 @@ def train(s: TrainSettings) -> dict:
         hsv_v=0.5,
         patience=100,
         verbose=True,
+        **({"time": s.hours} if s.hours else {}),
     )
     torch.set_num_threads(s.threads)  # ultralytics drops torch to one thread while training
     t_train = time.monotonic() - t0
@@ -111,7 +120,7 @@ def train(s: TrainSettings) -> dict:
         "train_frames": s.frames,
         "train_tiles": 2 * s.frames,
         "val_frames": s.val_frames,
-        "epochs": s.epochs,
+        "epochs": _epochs_run(runs / "train"),
         "tile_imgsz": s.imgsz,
         "inference_imgsz": 2 * s.imgsz,
         "map50_val_full_frames": round(float(full.box.map50), 4),
@@ -121,6 +130,7 @@ def train(s: TrainSettings) -> dict:
         "train_s": round(t_train, 1),
         "total_s": round(time.monotonic() - t_start, 1),
         "threads": s.threads,
+        "hours": s.hours,
     }
     (s.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (s.out / "MODEL.md").write_text(model_card(metrics))
@@ -128,11 +138,19 @@ def train(s: TrainSettings) -> dict:
     return metrics
 
 
+def _epochs_run(run_dir: Path) -> int:
+    """Epochs actually trained (with a time budget ultralytics picks the count itself)."""
+    results = run_dir / "results.csv"
+    if not results.exists():
+        return 0
+    return max(len(results.read_text().strip().splitlines()) - 1, 0)
+
+
 def model_card(m: dict, evaluation: str = "") -> str:
     """MODEL.md: what the model is, how it was made, and its figures."""
     per_class = "\n".join(f"| {k} | {v:.3f} |" for k, v in m["map50_per_class"].items())
-    cmd = (f"python -m monitor.synth train --frames {m['train_frames']} --val-frames {m['val_frames']} "
-           f"--epochs {m['epochs']} --imgsz {m['tile_imgsz']}")
+    budget = f"--hours {m['hours']}" if m.get("hours") else f"--epochs {m['epochs']}"
+    cmd = f"python -m monitor.synth train --frames {m['train_frames']} --val-frames {m['val_frames']} {budget} --imgsz {m['tile_imgsz']}"
     return f"""# lakeshore-demo: the demo detector for the rendered sample scenes
 
 A {m['model'].replace('.yaml', '')} detector trained from scratch (no pretrained weights) on frames of
