@@ -134,7 +134,7 @@ def test_pipeline_replay_localises_naive_start(monkeypatch: pytest.MonkeyPatch) 
     import monitor.evaluate as ev
 
     pipeline = pytest.importorskip("monitor.pipeline")
-    seen = {}
+    seen: dict[str, object] = {}
 
     def fake_replay(cfg: object, camera: str, video: Path, start: datetime | None = None, **kw: object) -> list[FakeAlert]:
         seen["start"], seen["kw"] = start, kw
