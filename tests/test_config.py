@@ -420,3 +420,12 @@ def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
     bad = text.replace("        inertia_frames: 5\n", "        inertia_frame: 5\n")
     errors = errors_of(write(tmp_path, bad))
     assert errors[0].startswith(f"{tmp_path / 'config.yaml'}:{line_of(bad, 'inertia_frame: 5')}: cameras.east_beach.zones.shallows.inertia_frame:")
+
+
+def test_check_config_lists_camera_overrides(tmp_path: Path) -> None:
+    text = mutate("    detect_fps: 5\n", "    detect_fps: 5\n    detector: {conf: 0.6}\n    record: {post_capture_s: 10}\n")
+    code, summary = check_config(write(tmp_path, text))
+    lines = summary.splitlines()
+    east = lines.index("camera east_beach (East beach)")
+    assert code == 0 and lines[east + 2] == "  overrides: detector.conf=0.6, record.post_capture_s=10.0"
+    assert not any(line.startswith("  overrides:") for line in lines[east + 3 :])  # the pier uses the globals
