@@ -28,6 +28,9 @@ bp = Blueprint("cameras", __name__)
 MUTE_MINUTES = (15, 30, 60, 120, 240, 480, 720, 1440)
 REASON_MAX_CHARS = 200
 STALE_AFTER = timedelta(seconds=60)
+# States in which the monitor should be writing frames; a replay that "ended" or a camera that was
+# "stopped" is not stale, only finished.
+LIVE_STATES = ("running", "connecting")
 
 
 def _ctx() -> Any:
@@ -67,7 +70,7 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
         cards.append({
             "id": cid, "name": (cam.name or cid) if cam else (st["name"] if st else cid), "in_config": cam is not None,
             "status": st, "has_frame": frame is not None, "size": size,
-            "zones": drawn_zones(zones, size), "font": label_size(size), "stale": last is None or now - last > STALE_AFTER,
+            "zones": drawn_zones(zones, size), "font": label_size(size), "stale": bool(st) and st["state"] in LIVE_STATES and (last is None or now - last > STALE_AFTER),
             "mutes": store.active_mutes(cid, now), "targets": mute_targets(cid) if cam else [],
         })  # fmt: skip
     return cards

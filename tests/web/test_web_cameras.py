@@ -108,3 +108,13 @@ def test_bad_mutes_are_refused(client, admin: Auth, site: Site, form: dict, stat
     assert mute(admin, **form).status_code == status
     with site.store() as s:
         assert s.conn.execute("SELECT COUNT(*) FROM mutes").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("state,age_s,stale", [
+    ("running", 5, False), ("running", 120, True), ("connecting", 120, True), ("ended", 120, False),
+    ("error", 120, False),
+])  # fmt: skip
+def test_stale_only_when_frames_are_due(client, admin: Auth, site: Site, state: str, age_s: int, stale: bool) -> None:
+    with site.store() as s:
+        s.set_camera_status("pier", name="p", state=state, last_frame_at=datetime.now(UTC) - timedelta(seconds=age_s))
+    assert ("· stale" in card(client.get("/cameras").get_data(as_text=True), "pier")) == stale
