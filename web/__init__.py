@@ -50,7 +50,10 @@ class WebContext:
 
     cfg: AppConfig
     clock: Callable[[], datetime] = field(default=_utc_now)
-    day_counts: DayCounts = field(default_factory=DayCounts)
+    day_counts: DayCounts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.day_counts = DayCounts(self.cfg.tz)
 
 
 INSTANCE_ENV = "WEB_INSTANCE_PATH"
@@ -106,7 +109,6 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),  # one shift
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: a long shift's form still posts
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
         SEND_FILE_MAX_AGE_DEFAULT=0,
     )
     if test_config:

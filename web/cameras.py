@@ -70,7 +70,7 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
         cards.append({
             "id": cid, "name": (cam.name or cid) if cam else (st["name"] if st else cid), "in_config": cam is not None,
             "status": st, "has_frame": frame is not None, "size": size,
-            "zones": drawn_zones(zones, size), "font": label_size(size), "stale": bool(st) and st["state"] in LIVE_STATES and (last is None or now - last > STALE_AFTER),
+            "zones": drawn_zones(zones, size), "font": label_size(size), "stale": st is not None and st["state"] in LIVE_STATES and (last is None or now - last > STALE_AFTER),
             "mutes": store.active_mutes(cid, now), "targets": mute_targets(cid) if cam else [],
         })  # fmt: skip
     return cards

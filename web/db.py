@@ -330,16 +330,27 @@ class StatsRow:
         return None if self.reviewed == 0 else self.false_alarms / self.reviewed
 
 
-def verdict_stats(store: Store, start_utc: str, end_utc: str, by: str) -> list[StatsRow]:
-    if by not in ("rule", "zone", "camera"):
-        raise ValueError(f"cannot group by {by!r}: use rule, zone or camera")
+def verdict_stats(store: Store, start_utc: str, end_utc: str) -> dict[str, list[StatsRow]]:
+    """Alerts, verdicts and false alarms per rule and per zone in [start, end).
+
+    One grouped scan by (rule, zone), folded both ways here: half the reading of two queries.
+    """
     fa = sorted(FALSE_ALARM_REASONS)
     marks = ", ".join("?" for _ in fa)
     rows = store.conn.execute(
-        f"SELECT {by} AS key, COUNT(*) AS n, "
+        "SELECT rule, zone, COUNT(*) AS n, "
         "SUM(CASE WHEN status != 'new' THEN 1 ELSE 0 END) AS reviewed, "
         f"SUM(CASE WHEN status = 'dismissed' AND reason IN ({marks}) THEN 1 ELSE 0 END) AS fa "
-        "FROM alerts WHERE started_at >= ? AND started_at < ? GROUP BY key ORDER BY key",
+        "FROM alerts WHERE started_at >= ? AND started_at < ? GROUP BY rule, zone",
         (*fa, start_utc, end_utc),
     ).fetchall()
-    return [StatsRow(r["key"], int(r["n"]), int(r["reviewed"] or 0), int(r["fa"] or 0)) for r in rows]
+    out: dict[str, list[StatsRow]] = {}
+    for group in ("rule", "zone"):
+        acc: dict[str, list[int]] = {}
+        for r in rows:
+            a = acc.setdefault(r[group], [0, 0, 0])
+            a[0] += int(r["n"])
+            a[1] += int(r["reviewed"] or 0)
+            a[2] += int(r["fa"] or 0)
+        out[group] = [StatsRow(k, *v) for k, v in sorted(acc.items())]
+    return out

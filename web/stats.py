@@ -36,16 +36,15 @@ def index() -> str:
     store = db.get_store()
 
     ctx.day_counts.refresh(store)
-    per_day = ctx.day_counts.per_local_day(by, first, today, tz)
+    per_day = ctx.day_counts.per_local_day(by, first, today)
     day_list = [first + timedelta(days=i) for i in range(days)]
     keys = sorted({k for d in per_day.values() for k in d})
     series = {k: [per_day.get(d, {}).get(k, 0) for d in day_list] for k in keys}
 
     rates: dict[str, Any] = {}
-    tables: dict[str, list[db.StatsRow]] = {}
+    tables = db.verdict_stats(store, start, end)
     for group in ("rule", "zone"):
-        rows = db.verdict_stats(store, start, end, group)
-        tables[group] = rows
+        rows = tables[group]
         rates[group] = charts.rate_bars(
             [(r.key, r.false_alarms, r.reviewed) for r in sorted(rows, key=lambda r: r.key)],
             f"False-alarm rate per {group}",

@@ -136,6 +136,7 @@ def test_officer_reviews_a_replayed_alert(page: Any, tmp_path: Path, media_files
         # Log in: the list asks for a login first, then comes back.
         page.goto(f"{base}/alerts")
         assert "/login" in page.url
+        shot(page, "web-login.png")
         page.fill("#username", "anna")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
@@ -168,6 +169,11 @@ def test_officer_reviews_a_replayed_alert(page: Any, tmp_path: Path, media_files
         page.keyboard.press("ArrowRight")
         page.wait_for_function(f"() => document.getElementById('clip').currentTime >= {before} + 1.5", timeout=3_000)
         shot(page, "web-alert-detail.png")
+
+        # The menu's unreviewed count follows new alerts on this page too.
+        site.add_alert(camera="pier", zone="beach", rule="person_on_shore", started_at=datetime.now(UTC))
+        page.wait_for_function("() => document.getElementById('nav-unreviewed').textContent.trim() === '5'",
+                               timeout=5_000)  # fmt: skip
 
         # Confirm with the keyboard; the verdict survives a reload.
         page.keyboard.press("c")

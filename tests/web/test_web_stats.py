@@ -29,11 +29,14 @@ def alerts(site: Site, users) -> dict[str, int]:
 def test_verdict_stats_count_false_alarms_among_judged(site: Site, alerts) -> None:
     start, end = "2000-01-01T00:00:00.000+00:00", "2100-01-01T00:00:00.000+00:00"
     with site.store() as s:
-        by_zone = {r.key: r for r in db.verdict_stats(s, start, end, "zone")}
+        stats = db.verdict_stats(s, start, end)
+    by_zone = {r.key: r for r in stats["zone"]}
+    by_rule = {r.key: r for r in stats["rule"]}
     # water: 5 alerts (one 40 days old, no verdict), 4 judged, 2 false alarms (the drill was real).
     assert (by_zone["water"].alerts, by_zone["water"].reviewed, by_zone["water"].false_alarms) == (5, 4, 2)
     assert by_zone["water"].false_alarm_rate == pytest.approx(0.5)
     assert (by_zone["beach"].reviewed, by_zone["beach"].false_alarms) == (1, 1)
+    assert (by_rule["person_in_water"].alerts, by_rule["person_on_shore"].false_alarms) == (5, 1)
 
 
 def test_stats_page_draws_the_charts(client, auth: Auth, alerts) -> None:
@@ -67,12 +70,12 @@ def test_day_counts_follow_local_days_and_new_alerts(site: Site, tz: str) -> Non
     site.add_alert(started_at=start - timedelta(minutes=1))
     site.add_alert(started_at=start)
     site.add_alert(started_at=start + timedelta(hours=23, minutes=59), zone="beach")
-    counts = DayCounts()
+    counts = DayCounts(zone)
     with site.store() as s:
         counts.refresh(s)
-        assert counts.per_local_day("zone", day - timedelta(days=1), day, zone) == {
+        assert counts.per_local_day("zone", day - timedelta(days=1), day) == {
             day - timedelta(days=1): {"water": 1}, day: {"water": 1, "beach": 1}}  # fmt: skip
         site.add_alert(started_at=start + timedelta(hours=1), camera="bay", zone="ice", rule="vehicle_on_ice")
         counts.refresh(s)
-        assert counts.per_local_day("camera", day, day, zone) == {day: {"pier": 2, "bay": 1}}
-        assert counts.per_local_day("rule", day + timedelta(days=1), day + timedelta(days=1), zone) == {}
+        assert counts.per_local_day("camera", day, day) == {day: {"pier": 2, "bay": 1}}
+        assert counts.per_local_day("rule", day + timedelta(days=1), day + timedelta(days=1)) == {}

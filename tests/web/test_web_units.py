@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from web.charts import fold_series, nice_max, rate_bars, stacked_days
-from web.daycounts import quarter, quarter_key
 from web.db import AlertFilter, FilterError, local_day_start_utc
 from web.export import csv_safe
 from web.users import FREE_FAILURES, LOCK_MAX, lock_time
@@ -114,23 +113,6 @@ def test_date_filter_uses_local_days() -> None:
     where, args = AlertFilter(date_from=date(2026, 7, 2), date_to=date(2026, 7, 2)).where(BERLIN, None)
     assert where == " WHERE started_at >= ? AND started_at < ?"
     assert args == ["2026-07-01T22:00:00.000+00:00", "2026-07-02T22:00:00.000+00:00"]
-
-
-@pytest.mark.parametrize("t,expected", [
-    ("2026-07-01T22:47:12.000+00:00", "2026-07-01T22:45"), ("2026-07-01T22:00:00.000+00:00", "2026-07-01T22:00"),
-    ("2026-07-01T22:14:59.999+00:00", "2026-07-01T22:00"), ("2026-07-01T22:30:00.000+00:00", "2026-07-01T22:30"),
-])  # fmt: skip
-def test_quarter(t, expected) -> None:
-    assert quarter(t) == expected
-
-
-@pytest.mark.parametrize("d,tz,expected", [
-    (date(2026, 7, 2), BERLIN, "2026-07-01T22:00"),
-    (date(2026, 1, 2), BERLIN, "2026-01-01T23:00"),
-    (date(2026, 7, 2), ZoneInfo("Asia/Kolkata"), "2026-07-01T18:30"),
-])  # fmt: skip
-def test_local_day_starts_on_a_quarter_hour(d, tz, expected) -> None:
-    assert quarter_key(d, tz) == expected
 
 
 @pytest.mark.parametrize("v,expected", [(0, 1), (1, 1), (3, 5), (7, 10), (10, 10), (11, 20), (420, 500), (0.3, 0.5)])

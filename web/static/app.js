@@ -148,11 +148,27 @@
     }, true);
   }
 
+  // ---- every other page: keep the unreviewed count in the menu (and the tab title) current ----
+  function initBadge(url) {
+    async function tick() {
+      try {
+        const r = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+        if (r.ok) setUnreviewed((await r.json()).unreviewed);
+      } catch (err) {
+        // try again at the next tick
+      } finally {
+        window.setTimeout(tick, 3000);
+      }
+    }
+    window.setTimeout(tick, 3000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const badge = document.getElementById("nav-unreviewed");
     if (badge) badge.classList.toggle("zero", badge.textContent.trim() === "0");
     const table = document.getElementById("alert-table");
     if (table) initList(table);
+    else if (document.body.dataset.badgeUrl) initBadge(document.body.dataset.badgeUrl);
     if (document.getElementById("confirm-form") || document.getElementById("clip")) initDetail();
   });
 })();
