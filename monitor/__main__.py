@@ -77,10 +77,8 @@ def _parse_start(text: str | None, tz) -> datetime | None:  # type: ignore[no-un
     return t if t.tzinfo is not None else t.replace(tzinfo=tz)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from monitor.pipeline import run_cameras
-
-    cfg = _load(args.config)
+def _stop_on_signals() -> threading.Event:
+    """Ctrl-C and SIGTERM set an event instead of killing us: open alerts get closed, clips finished."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -89,6 +87,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.pipeline import run_cameras
+
+    cfg = _load(args.config)
+    stop = _stop_on_signals()
     if args.camera:
         unknown = [c for c in args.camera if c not in cfg.cameras]
         if unknown:
@@ -118,7 +124,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     start = _parse_start(args.start, cfg.tz)
     try:
-        alerts = replay_file(cfg, camera, args.video, start=start, realtime=args.realtime, progress=True)
+        alerts = replay_file(
+            cfg, camera, args.video, start=start, realtime=args.realtime, progress=True,
+            stop=_stop_on_signals(),
+        )  # fmt: skip
     except SourceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -397,6 +397,7 @@ def replay_file(
     store: Store | None = None,
     detectors: DetectorPool | None = None,
     clock: StageClock | None = None,
+    stop: threading.Event | None = None,
 ) -> list[AlertSummary]:
     """Treat a video file as ``camera_id``'s feed; return its alerts once their clips are done."""
     own_store = store is None
@@ -417,7 +418,7 @@ def replay_file(
 
     pipe = CameraPipeline(
         cfg, camera_id, st, pool, source_spec=str(video_path), start=start, realtime=realtime,
-        replay=True, on_frame=on_frame,
+        replay=True, on_frame=on_frame, stop=stop,
     )  # fmt: skip
     try:
         alerts = pipe.run()
