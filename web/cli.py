@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from monitor.config import ConfigError, load_config
-from monitor.store import ROLES, Store, StoreError
+from monitor.store import ROLES, Store, StoreError, now_db
 
 from . import DEFAULT_CONFIG, SECRET_FILE, SecretKeyError, create_app, default_instance_path
 from . import users as u
@@ -117,9 +117,11 @@ def _users(args: argparse.Namespace) -> int:
             print(f"added {user.name} ({user.role})")
         elif cmd == "list":
             rows = u.list_users(store)
+            now = now_db()
             print(f"{'name':<24} {'role':<9} {'state':<9} failed  created")
             for r in rows:
-                state = "disabled" if r["disabled"] else ("locked" if r["locked_until"] else "active")
+                locked = r["locked_until"] is not None and r["locked_until"] > now
+                state = "disabled" if r["disabled"] else ("locked" if locked else "active")
                 print(f"{r['name']:<24} {r['role']:<9} {state:<9} {r['failed_logins']:>6}  {r['created_at'][:19]}")
         elif cmd in ("disable", "enable"):
             u.set_disabled(store, args.name, cmd == "disable", actor)

@@ -7,6 +7,7 @@ SHA-256 hash is kept (a token has full entropy, so a slow hash would add nothing
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -31,8 +32,13 @@ TOKEN_PREFIX = "lsw_"
 # locking a real officer out for a whole shift.
 FREE_FAILURES = 5
 LOCK_MAX = timedelta(minutes=30)
-# Checked against when the name is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-password-" + secrets.token_hex(8))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the name is unknown, so that a wrong name costs as long as a wrong
+    password. Made on first use: a hash costs a third of a second, which every import would pay."""
+    return generate_password_hash("not-a-password-" + secrets.token_hex(8))
 
 
 class UserError(ValueError):
@@ -152,7 +158,7 @@ def authenticate(store: Store, name: str, password: str, now: datetime) -> User 
     which names exist or which accounts are locked.
     """
     r = store.conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
-    ok = check_password_hash(r["password_hash"] if r else _DUMMY_HASH, password)
+    ok = check_password_hash(r["password_hash"] if r else _dummy_hash(), password)
     if r is None:
         return None
     locked_until = from_db_time(r["locked_until"])
