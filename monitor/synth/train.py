@@ -29,9 +29,9 @@ class TrainSettings:
     val_frames: int = 200  # held-out frames: val tiles during training, whole frames at the end
     epochs: int = 7
     imgsz: int = 320  # tile side; inference runs whole frames at 2x this
-    batch: int = 16
+    batch: int = 8  # small batches: more optimiser steps from the same CPU time
     scale: float = 0.5  # frames are shrunk by this before tiling: 1280x720 -> 640x360
-    model: str = "yolo11n.yaml"
+    model: str = "yolo11n.yaml"  # an architecture yaml (from scratch) or a .pt to continue from
     data_dir: Path = Path("data/synth-dataset")
     out: Path = Path("models/lakeshore-demo")
     workers: int = 2
@@ -88,8 +88,9 @@ def train(s: TrainSettings) -> dict:
         seed=s.seed,
         deterministic=True,
         cache="ram",
-        # Short schedule from scratch: brief warm-up, mosaic until the last epoch.
-        warmup_epochs=min(1.0, s.epochs / 3),
+        # Short schedule from scratch: a brief warm-up (ultralytics' floor is 100 iterations) so the
+        # few CPU iterations there are run at full learning rate; mosaic until the last epoch.
+        warmup_epochs=0.1,
         close_mosaic=1 if s.epochs > 2 else 0,
         mosaic=1.0,
         scale=0.3,  # objects keep roughly the size they have at inference
