@@ -142,22 +142,29 @@ def main() -> int:
             ("API since", f"/api/alerts?since={top - 50}", api),
             ("API one alert", f"/api/alerts/{mid}", api),
         ]
-        print(f"\n{'request':<32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+        # "first" is the first request after start-up (cold SQLite page cache, and for the
+        # statistics the one-off count of every alert); p50/p95/max are of the repeats after it.
+        print(f"\n{'request':<32} {'first ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         worst = 0.0
         for name, url, headers in cases:
             times = []
+            first = 0.0
             for i in range(args.repeat + 3):
                 t = time.perf_counter()
                 resp = client.get(url, headers=headers)
                 dt = (time.perf_counter() - t) * 1000
                 if resp.status_code != 200:
                     raise SystemExit(f"{url}: HTTP {resp.status_code}: {resp.get_data(as_text=True)[:300]}")
+                if i == 0:
+                    first = dt
                 if i >= 3:  # the first few warm caches
                     times.append(dt)
             p95 = pct(times, 95)
-            worst = max(worst, p95)
-            print(f"{name:<32} {statistics.median(times):>8.1f} {p95:>8.1f} {max(times):>8.1f}")
-        print(f"\nworst p95: {worst:.1f} ms ({'within' if worst < 150 else 'OVER'} the 150 ms aim)")
+            if not name.startswith("stats"):  # the aim is for the pages officers use all night
+                worst = max(worst, p95)
+            print(f"{name:<32} {first:>9.1f} {statistics.median(times):>8.1f} {p95:>8.1f} {max(times):>8.1f}")
+        print(f"\nworst p95 of the list, alert, poll and API: {worst:.1f} ms "
+              f"({'within' if worst < 150 else 'OVER'} the 150 ms aim)")
     return 0
 
 

@@ -51,6 +51,8 @@ class WebContext:
     cfg: AppConfig
     clock: Callable[[], datetime] = field(default=_utc_now)
     day_counts: DayCounts = field(init=False)
+    # (period start, end, (newest alert id, newest audit id)) -> false-alarm tables; see stats.py
+    verdict_cache: dict[Any, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.day_counts = DayCounts(self.cfg.tz)

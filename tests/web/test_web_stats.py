@@ -79,3 +79,12 @@ def test_day_counts_follow_local_days_and_new_alerts(site: Site, tz: str) -> Non
         counts.refresh(s)
         assert counts.per_local_day("camera", day, day) == {day: {"pier": 2, "bay": 1}}
         assert counts.per_local_day("rule", day + timedelta(days=1), day + timedelta(days=1)) == {}
+
+
+def test_rates_follow_a_new_verdict(client, auth: Auth, site: Site, alerts) -> None:
+    auth.as_("reviewer")
+    assert "100% of 1" in client.get("/stats?days=30&by=zone").get_data(as_text=True)
+    beach = site.add_alert(zone="beach", rule="person_on_shore", severity="info")
+    auth.post(f"/alerts/{beach}/verdict", {"verdict": "confirm"})
+    html = client.get("/stats?days=30&by=zone").get_data(as_text=True)
+    assert "50% of 2" in html and "100% of 1" not in html
