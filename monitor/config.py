@@ -4,9 +4,8 @@ Why these choices:
 - Every model forbids unknown keys, so a typo (``inertia_frame:``) is an error instead of a
   silently ignored setting that leaves a zone without the debounce the operator asked for.
 - Numbers and booleans are strict: ``detect_fps: "5"`` or ``enabled: 1`` are errors, not guesses.
-- The YAML is read with ruamel's round-trip loader, which remembers the line of every key, so
-  each error reads ``config.yaml:41: cameras.east_beach.zones.water.coordinates: <what is wrong>``.
-  All errors are collected and reported together, not only the first.
+- Every error names the file line it comes from (``monitor.config_yaml`` reads the YAML and maps
+  error paths back to lines). All errors are collected and reported together, not only the first.
 - Validation is pure: it never opens a camera, a model or the database. Whether the model really
   has the class names a category lists can only be known at run time, so it is not checked here.
 - Secrets stay out: ``${VAR}`` in a source is kept as written and expanded by the source module
@@ -20,8 +19,6 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-import types
-import typing
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,17 +39,23 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from monitor import schedule as sched
+
+# ConfigError, Loc, format_loc and read_yaml are part of this module's API: callers import them from here.
+from monitor.config_yaml import (
+    ConfigError,
+    Loc,
+    error_loc,
+    error_message,
+    existing_prefix,
+    format_errors,
+    format_loc,
+    read_yaml,
+)
 from monitor.zones import check_polygon
 
 log = logging.getLogger(__name__)
-
-Loc = tuple[str | int, ...]
 
 _ID_RE = re.compile(r"^[a-z0-9_-]+$")
 _ENV_RE = re.compile(r"\$\{([^}]*)\}")
@@ -65,17 +68,6 @@ DEFAULT_CATEGORIES: dict[str, list[str]] = {
     "boat": ["boat"],
     "fishing_gear": ["fishing_rod", "fishing_net"],
 }
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used. ``errors`` holds one message per problem."""
-
-    def __init__(self, errors: list[str]) -> None:
-        self.errors = list(errors)
-        super().__init__("\n".join(self.errors))
-
-    def __str__(self) -> str:
-        return "\n".join(self.errors)
 
 
 class UnknownCameraError(ConfigError, KeyError):
@@ -616,130 +608,7 @@ def config_warnings(cfg: AppConfig) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Loading: YAML with line numbers, pydantic errors mapped back to "file:line: path: message".
-
-
-class _Constructor(RoundTripConstructor):
-    """Round-trip constructor that leaves timestamps as text (pydantic parses ISO 8601 with offsets)."""
-
-
-def _timestamp_as_text(self: RoundTripConstructor, node: Any) -> Any:
-    return self.construct_scalar(node)
-
-
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
-
-
-def _plain(node: Any, loc: Loc, lines: dict[Loc, int]) -> Any:
-    """ruamel's commented tree -> plain dicts/lists/scalars, recording the line of every path."""
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key in node:
-            k = _plain_scalar(key)
-            try:
-                lines[loc + (k,)] = node.lc.key(key)[0] + 1
-            except KeyError:  # a key brought in by a `<<: *anchor` merge has no line of its own here
-                lines[loc + (k,)] = lines.get(loc, 1)
-            out[k] = _plain(node[key], loc + (k,), lines)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, item in enumerate(node):
-            lines[loc + (i,)] = node.lc.item(i)[0] + 1
-            items.append(_plain(item, loc + (i,), lines))
-        return items
-    return _plain_scalar(node)
-
-
-def _plain_scalar(v: Any) -> Any:
-    if isinstance(v, bool) or v is None:
-        return v
-    if isinstance(v, str):
-        return str(v)
-    if isinstance(v, int):
-        return bool(v) if type(v).__name__ == "ScalarBoolean" else int(v)
-    if isinstance(v, float):
-        return float(v)
-    return v
-
-
-def format_loc(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _existing_prefix(data: Any, loc: Loc) -> Loc:
-    """The longest prefix of ``loc`` that exists in ``data`` (drops pydantic's union tags, '[key]', ...)."""
-    node, n = data, 0
-    for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            break
-        n += 1
-    return loc[:n]
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip ``Annotated[...]`` and ``X | None`` to reach the type that validates a value."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            tp = typing.get_args(tp)[0]
-            continue
-        if origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) == 1:
-                tp = args[0]
-                continue
-        return tp
-
-
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``loc`` (for listing its allowed keys)."""
-    tp: Any = AppConfig
-    for part in loc:
-        tp = _unwrap(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            field = tp.model_fields.get(str(part))
-            if field is None:
-                return None
-            tp = field.annotation
-        elif typing.get_origin(tp) is dict:
-            tp = typing.get_args(tp)[1]
-        elif typing.get_origin(tp) is list:
-            tp = typing.get_args(tp)[0]
-        else:
-            return None
-    tp = _unwrap(tp)
-    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    kind, msg, value = err["type"], str(err["msg"]), err.get("input")
-    if kind == "extra_forbidden":
-        key = err["loc"][-1]
-        model = _model_at(tuple(err["loc"][:-1]))
-        allowed = list(model.model_fields) if model else []
-        close = difflib.get_close_matches(str(key), allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        listing = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"unknown key {key!r}{hint}{listing}"
-    if kind == "missing":
-        return f"missing required key {err['loc'][-1]!r}"
-    if kind == "value_error":
-        return msg.removeprefix("Value error, ")
-    if msg.startswith("Input should"):
-        msg = "should" + msg[len("Input should") :]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        msg += f" (got {value!r})"
-    elif isinstance(value, (list, dict)):
-        msg += f" (got a {'list' if isinstance(value, list) else 'mapping'})"
-    return msg
+# Loading: validation of the whole file; monitor.config_yaml reads it and places errors on lines.
 
 
 def _issues(data: Any) -> tuple[AppConfig | None, list[tuple[Loc, str]]]:
@@ -754,20 +623,9 @@ def _issues(data: Any) -> tuple[AppConfig | None, list[tuple[Loc, str]]]:
         model = AppConfig.model_validate(data)
     except ValidationError as e:
         for err in e.errors():
-            loc = tuple(err["loc"])
-            where = _existing_prefix(data, loc)
-            if err["type"] == "missing":
-                where = _existing_prefix(data, loc[:-1])
-            else:
-                # A check on a key the file leaves at its default: name that key in the path.
-                while len(where) < len(loc):
-                    model_here = _model_at(where)
-                    if model_here is None or loc[len(where)] not in model_here.model_fields:
-                        break
-                    where = loc[: len(where) + 1]
-            if _inherited(data, loc, err["type"]):
+            if _inherited(data, tuple(err["loc"]), err["type"]):
                 continue
-            issues.append((where, _message(err)))
+            issues.append((error_loc(AppConfig, data, err), error_message(AppConfig, err)))
     issues.extend(cross_check(data))
     unique = list(dict.fromkeys(issues))
     return (model if not unique else None), unique
@@ -784,7 +642,7 @@ def _inherited(data: Mapping[str, Any], loc: Loc, kind: str) -> bool:
     if kind == "missing":
         return True  # a key missing after the merge is missing from the global section too
     path = tuple(p for p in loc if p != "[key]")
-    return _existing_prefix(data, path) != path  # the camera did not write the offending value
+    return existing_prefix(data, path) != path  # the camera did not write the offending value
 
 
 def validate_config(data: Any, base_dir: Path | None = None) -> AppConfig:
@@ -794,33 +652,6 @@ def validate_config(data: Any, base_dir: Path | None = None) -> AppConfig:
         raise ConfigError([f"{format_loc(loc)}: {msg}" for loc, msg in issues])
     model._base_dir = (base_dir or Path.cwd()).resolve()
     return model
-
-
-def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
-    """Parse the file: (plain data, line of each path). Raises ConfigError for I/O and syntax errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: config file not found"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"{path}: is a folder, not a config file"]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([f"{path}: cannot read the config file: {e}"]) from None
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _Constructor
-    try:
-        node = yaml.load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        what = " ".join(p for p in (e.context, e.problem) if p)
-        raise ConfigError([f"{path}{line}: YAML syntax error: {what}"]) from None
-    except YAMLError as e:
-        raise ConfigError([f"{path}: YAML syntax error: {e}"]) from None
-    if node is None:
-        raise ConfigError([f"{path}: the file is empty; it needs at least timezone, detector and cameras"])
-    lines: dict[Loc, int] = {}
-    return _plain(node, (), lines), lines
 
 
 def load_config(path: Path) -> AppConfig:
@@ -833,15 +664,7 @@ def load_config(path: Path) -> AppConfig:
         for warning in config_warnings(model):
             log.warning("%s: %s", path, warning)
         return model
-
-    def line_of(loc: Loc) -> int:
-        for n in range(len(loc), 0, -1):
-            if loc[:n] in lines:
-                return lines[loc[:n]]
-        return 1
-
-    ordered = sorted(issues, key=lambda i: (line_of(i[0]), format_loc(i[0])))
-    raise ConfigError([f"{path}:{line_of(loc)}: {format_loc(loc)}: {msg}" for loc, msg in ordered])
+    raise ConfigError(format_errors(path, issues, lines))
 
 
 def redact_source(source: str) -> str:
