@@ -230,6 +230,9 @@ def export_csv() -> Response:
     user, cfg = current_user(), _ctx().cfg
     where, args = f.where(cfg.tz, user.id)
     log.info("%s exported alerts (%s)", user.name, urlencode(f.to_args()) or "no filter")
+    # Who took which alerts off the system is part of the record, like every verdict.
+    with db.get_store().transaction() as c:
+        db.audit(c, user.name, "export_csv", target=urlencode(f.to_args()) or "all alerts")
 
     def lines() -> Iterator[str]:
         # Its own connection: the request's one is closed at teardown, before a long export ends.

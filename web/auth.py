@@ -60,7 +60,7 @@ def _session_user() -> User | None:
 
 def install_guard(app: Flask) -> None:
     @app.before_request
-    def guard() -> BaseResponse | tuple[Response, int] | None:
+    def guard() -> BaseResponse | tuple[Response | str, int] | None:
         g.user = None
         g.by_token = False
         if request.endpoint in PUBLIC_ENDPOINTS:
@@ -75,8 +75,13 @@ def install_guard(app: Flask) -> None:
         g.user = _session_user()
         if g.user is not None:
             return None
-        if wants_json() or request.method != "GET":
+        if wants_json():
             return jsonify(error="login required"), 401
+        if request.method != "GET":
+            # A form sent after the session ended: say so rather than lose it silently.
+            return render_template("error.html", code=401, message=(
+                "Your session has ended, so this was not saved. Log in again and repeat it."
+            )), 401  # fmt: skip
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 

@@ -256,6 +256,9 @@ def test_csv_export_has_verdicts_and_no_formulas(client, reviewer: Auth, site: S
     assert rows[0]["label"] == "'=HYPERLINK(\"http://x\")"
     assert rows[0]["note"] == "'+1 call 110"
     assert rows[0]["status"] == "dismissed" and rows[0]["reason"] == "Drill" and rows[0]["reviewer"] == "reviewer"
+    with site.store() as s:
+        entry = s.conn.execute("SELECT actor, target FROM audit_log WHERE action = 'export_csv'").fetchone()
+    assert tuple(entry) == ("reviewer", "camera=pier")
 
 
 def test_count_is_capped_and_paging_still_reaches_the_end(client, app, reviewer: Auth, site: Site) -> None:
