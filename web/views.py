@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,18 @@ def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> 
     return t.astimezone(current_app.extensions["lakeshore"].cfg.tz).strftime(fmt)
 
 
+_DB_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
+
+
+def shown(value: Any) -> str:
+    """A value from an audit entry as an officer reads it: store times in local time, '—' for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, str) and _DB_TIME.match(value):
+        return local_time(value)
+    return str(value)
+
+
 def duration(start: str | None, end: str | None) -> str:
     a, b = from_db_time(start), from_db_time(end)
     if a is None or b is None:
@@ -39,6 +52,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["reason_label"] = reason_label
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["shown"] = shown
     app.jinja_env.globals["DISMISS_REASONS"] = DISMISS_REASONS
 
     @app.context_processor

@@ -127,7 +127,7 @@ def test_officer_reviews_a_replayed_alert(page: Any, tmp_path: Path, media_files
                        reviewer="anna" if status != "new" else None,
                        started_at=now - timedelta(minutes=40 + 9 * i))  # fmt: skip
     with site.store() as s:
-        add_user(s, "anna", "reviewer", PASSWORD, "test")
+        add_user(s, "anna", "admin", PASSWORD, "test")  # an admin, to show the mute controls too
         s.set_camera_status("pier", name="North pier", state="running", fps=5.0, frames=9000,
                             last_frame_at=now, frame_path=str(site.snapshot))  # fmt: skip
 
@@ -189,7 +189,17 @@ def test_officer_reviews_a_replayed_alert(page: Any, tmp_path: Path, media_files
         # The other pages, for a person to look at.
         page.goto(f"{base}/cameras")
         assert page.locator(".camera-card").count() == 2
+        pier = page.locator("#camera-pier")
+        pier.locator("select[name=target]").select_option("zone:water")
+        pier.locator("select[name=minutes]").select_option("30")
+        pier.locator("input[name=reason]").fill("Divers training at the pier")
+        pier.locator("button", has_text="Mute").click()
+        page.wait_for_selector("#camera-pier .mute")
+        assert "zone water" in page.locator("#camera-pier .mute").inner_text()
         shot(page, "web-cameras.png")
+        page.goto(f"{base}/audit")
+        assert page.locator("table.audit tbody tr").count() >= 3  # login, verdict, mute
+        shot(page, "web-audit.png")
         page.goto(f"{base}/stats")
         assert page.locator("svg.chart").count() == 3
         shot(page, "web-stats.png")

@@ -144,3 +144,14 @@ def test_charts_escape_names_and_scale_bars() -> None:
 ])  # fmt: skip
 def test_covering_where_only_for_several_filters(f, expected) -> None:
     assert f.where(BERLIN, None, covering=True)[0] == expected
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("2026-07-01T22:47:12.000+00:00", "2026-07-02 00:47:12"), (None, "—"), ("drill", "drill"), (3, "3"),
+    ("2026-07-01", "2026-07-01"),
+])  # fmt: skip
+def test_audit_values_show_local_times(app, value, expected) -> None:
+    from web.views import shown
+
+    with app.app_context():
+        assert shown(value) == expected
