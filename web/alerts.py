@@ -182,9 +182,16 @@ def verdict(alert_id: int) -> BaseResponse:
     except VerdictError as e:
         flash(f"Not saved: {e}.", "error")
         return redirect(url_for("alerts.detail", alert_id=alert_id, **query))
-    db.set_verdict(db.get_store(), alert_id, v, {"id": current_user().id, "name": current_user().name})
+    store = db.get_store()
+    db.set_verdict(store, alert_id, v, {"id": current_user().id, "name": current_user().name})
     flash(f"Alert {alert_id} {v.status}.", "ok")
-    return redirect(url_for("alerts.detail", alert_id=alert_id, **query))
+    target = alert_id
+    if request.form.get("advance") == "1":
+        # "Next alert after a verdict": on to the older neighbour in the same filtered list.
+        f = db.AlertFilter.from_args(query)
+        _, older = db.neighbours(store, _get_or_404(alert_id), f, _ctx().cfg.tz, current_user().id)
+        target = older or alert_id
+    return redirect(url_for("alerts.detail", alert_id=target, **query))
 
 
 @bp.route("/alerts/bulk-dismiss", methods=["POST"])

@@ -290,3 +290,14 @@ def test_audit_page_shows_who_changed_what(client, site: Site, auth: Auth) -> No
     html = client.get("/audit?action=verdict_changed").get_data(as_text=True)
     assert f"alert #{alert_id}" in html and "<del>dismissed</del> → confirmed" in html and "<del>drill</del>" in html
     assert '<span class="status">verdict</span>' not in html, "the filter keeps only changed verdicts"
+
+
+@pytest.mark.parametrize("advance,expect", [("1", "older"), ("0", "same")])
+def test_verdict_can_open_the_next_alert_in_the_same_list(client, reviewer: Auth, site: Site, advance: str, expect: str) -> None:
+    t = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    older = site.add_alert(started_at=t)
+    site.add_alert(started_at=t + timedelta(minutes=1), camera="bay", zone="ice", rule="vehicle_on_ice")
+    judged = site.add_alert(started_at=t + timedelta(minutes=2))
+    resp = reviewer.post(f"/alerts/{judged}/verdict", {"verdict": "confirm", "advance": advance, "camera": "pier"})
+    target = older if expect == "older" else judged
+    assert resp.headers["Location"] == f"/alerts/{target}?camera=pier"

@@ -108,6 +108,20 @@
     const dismissForm = document.getElementById("dismiss-form");
     const reason = document.getElementById("dismiss-reason");
 
+    // "Open the next alert after a verdict": remembered in this browser, sent with each verdict.
+    const advance = document.getElementById("advance");
+    if (advance) {
+      const sync = function () {
+        for (const f of document.querySelectorAll(".advance-field")) f.value = advance.checked ? "1" : "0";
+      };
+      try { advance.checked = window.localStorage.getItem("lakeshore.advance") === "1"; } catch (err) { /* private mode */ }
+      sync();
+      advance.addEventListener("change", function () {
+        try { window.localStorage.setItem("lakeshore.advance", advance.checked ? "1" : "0"); } catch (err) { /* ignore */ }
+        sync();
+      });
+    }
+
     function go(id) {
       const a = document.getElementById(id);
       if (a) window.location.href = a.href;
