@@ -156,9 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StoreError, SecretKeyError, u.UserError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from werkzeug.serving import run_simple
+    # Waitress, not Werkzeug's development server: the page stays open all shift in the control
+    # room, and waitress is a production WSGI server in pure Python (installs offline). Never a
+    # debugger: it would run code sent from any browser that reaches the page.
+    from waitress import serve
 
-    # Never the debugger: it would run code sent from any browser that reaches the page.
     print(f"Review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
-    run_simple(args.host, args.port, app, threaded=True, use_debugger=False, use_reloader=False)
+    serve(app, host=args.host, port=args.port, threads=8, ident="lakeshore-watch")
     return 0
