@@ -287,25 +287,32 @@ class Store:
         return int(v or 0)
 
     def migrate(self) -> None:
+        """Apply the missing migrations, one transaction each.
+
+        The version is read inside the write transaction (BEGIN IMMEDIATE), so several processes or
+        camera threads opening a new store at once queue up instead of creating the tables twice.
+        """
         with self._lock:
             self.conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
             )
-            current = self.schema_version()
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {current}, newer than this program's "
-                    f"{SCHEMA_VERSION}: update the program rather than use an old one on it"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
+            while True:
                 with self.transaction() as c:
-                    for stmt in MIGRATIONS[version - 1]:
+                    current = self.schema_version()
+                    if current > SCHEMA_VERSION:
+                        raise StoreError(
+                            f"{self.path} has schema version {current}, newer than this program's "
+                            f"{SCHEMA_VERSION}: update the program rather than use an old one on it"
+                        )
+                    if current == SCHEMA_VERSION:
+                        return
+                    for stmt in MIGRATIONS[current]:
                         c.execute(stmt)
                     c.execute(
                         "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                        (version, now_db()),
+                        (current + 1, now_db()),
                     )
-                log.info("alert store %s migrated to schema version %d", self.path, version)
+                log.info("alert store %s migrated to schema version %d", self.path, current + 1)
 
     # -- alerts (the monitor's side) ----------------------------------------------------------
     _ALERT_COLS = (
