@@ -56,7 +56,16 @@ def _overrides(cfg: AppConfig, camera_id: str) -> list[str]:
 
 def _zone_line(name: str, zone: ZoneConfig) -> str:
     units = "fractions" if is_fractional(zone.coordinates) else "px"
-    pts = " ".join(f"{x:g},{y:g}" for x, y in zone.coordinates)
+    # Long waterlines would flood a one-screen summary: show the corners only when few, and the
+    # bounding box always (`monitor zones` draws the real shape).
+    xs = [x for x, _ in zone.coordinates]
+    ys = [y for _, y in zone.coordinates]
+    n = len(zone.coordinates)
+    pts = (
+        " ".join(f"{x:g},{y:g}" for x, y in zone.coordinates)
+        if n <= 6
+        else f"{n} points within x {min(xs):g}..{max(xs):g}, y {min(ys):g}..{max(ys):g}"
+    )
     return f"    {name} ({zone.kind}): {pts} [{units}], inertia {zone.inertia_frames}, {zone.anchor}"
 
 

@@ -402,9 +402,12 @@ def test_shipped_config() -> None:
         640,
         0.35,
     )
-    east = cfg.camera("east_beach")
-    assert east.source == "sample_videos/east_beach.mp4"
-    assert {r.id for r in cfg.rules_for("east_beach")} == set(MISSION_RULES)
+    # One camera per sample clip, each source present, and every mission rule watched somewhere.
+    clips = {p.stem for p in (REPO / "sample_videos").glob("*.mp4")}
+    assert clips and set(cfg.cameras) == clips
+    for cid in cfg.cameras:
+        assert cfg.resolve_path(cfg.camera(cid).source).is_file()
+    assert set().union(*({r.id for r in cfg.rules_for(c)} for c in cfg.cameras)) == set(MISSION_RULES)
     code, _ = check_config(REPO / "config.yaml")
     assert code == 0
 
