@@ -186,7 +186,10 @@ def clip_wade_in(layout: Layout) -> Scene:
 
 
 def clip_swimmer(layout: Layout) -> Scene:
-    swimmer = Person("swimmer", KPath([(0, 215, 402), (12, 255, 400), (41, 258, 400)]), _look(21), facing="right", height_m=1.85,
+    # Out of her depth some 10 m from the beach, clear of the lamp posts; a bright swimming cap, as
+    # lifeguards ask for, and at this range she is still a few dozen pixels at the detector's scale.
+    look = obj.Look(skin=obj.SKIN[1], hair=obj.HAIR[0], top=(20, 110, 230), legs=(20, 110, 230), hat=True)
+    swimmer = Person("swimmer", KPath([(0, 178, 428), (12, 212, 426), (41, 215, 426)]), look, facing="right", height_m=1.9,
                      poses=[(0.0, "swim"), (12.0, "struggle")], gone_at=17.0)
     return Scene([swimmer, *_promenade_walkers(2, 22, 40), *_gulls(1, 23, 40), _moored(layout)])
 
@@ -206,7 +209,8 @@ def clip_winter(layout: Layout) -> Scene:
 def clip_angler(layout: Layout) -> Scene:
     angler = Person("angler", KPath([(0, 530, 605), (8, 480, 527), (46, 480, 527)]), _look(51), facing="back", rod_sign=-1.0,
                     still_pose="angler")
-    net = Net("net", (215.0, 352.0), 12.0, count=10, spacing_m=1.7)
+    # Between two lamp posts, so no post cuts the line of floats in two.
+    net = Net("net", (690.0, 372.0), 4.0, count=5, spacing_m=1.5)
     return Scene([angler, net, *_promenade_walkers(1, 52, 45), *_gulls(2, 53, 45)])
 
 
