@@ -173,7 +173,8 @@ def evaluate(videos: Path, config: Any, replay: Replay = pipeline_replay) -> lis
         if not isinstance(gt, dict) or "expected" not in gt:
             continue  # another JSON file in the folder, not ground truth
         stem = gt_path.stem
-        video = videos / f"{gt.get('video', stem)}.mp4"
+        # Absolute: the pipeline resolves relative paths against the config file's folder, not ours.
+        video = (videos / f"{gt.get('video', stem)}.mp4").resolve()
         camera = str(gt.get("camera", stem))
         start = datetime.fromisoformat(gt["start_time"]) if gt.get("start_time") else None
         expected = [Expected.from_json(e) for e in gt.get("expected", [])]

@@ -115,6 +115,7 @@ def test_evaluate_replays_each_ground_truth(tmp_path: Path) -> None:
     scores = evaluate(tmp_path, object(), replay)
     assert [s.clip for s in scores] == ["cam", "cam_sept"]
     assert calls == [("cam", "cam.mp4", datetime(2027, 5, 12, 7, 30)), ("cam", "cam.mp4", datetime(2027, 9, 12, 7, 30))]
+    assert all(Path(c[1]).name == c[1] for c in calls)
     assert scores[0].found == 1 and scores[1].false_alerts == 1
     report = as_json_report(scores)
     assert set(report["overall"]) >= {"recall", "precision", "false_alerts", "latency_median_s", "latency_max_s"}
