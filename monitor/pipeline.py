@@ -138,6 +138,9 @@ class CameraPipeline:
         self.detectors = detectors
         self.source_spec = source_spec
         self.start = start if start is not None else self.cam.start_time
+        if self.start is not None and self.start.tzinfo is None:
+            # A naive time (a --start or a ground-truth file) means the lake's local time.
+            self.start = self.start.replace(tzinfo=cfg.tz)
         self.realtime = realtime
         self.stop = stop or threading.Event()
         self.replay = replay
