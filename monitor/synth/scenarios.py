@@ -215,13 +215,15 @@ def clip_angler(layout: Layout) -> Scene:
 
 
 def clip_boat(layout: Layout) -> Scene:
+    # Buoys mark only the outer edge of the swimming area: a leg of buoys running towards the camera
+    # stacks up into an upright blob that a small detector takes for a person.
     boat = Boat("speedboat", KPath([(0, 1180, 318), (26, 230, 338), (31, 200, 340)]), "motor", (230, 230, 235), 0.9, "left")
-    buoys = Buoys("buoys", line_points(layout, (20, 300), (540, 300), 8) + line_points(layout, (540, 300), (540, 425), 4)[1:])
+    buoys = Buoys("buoys", line_points(layout, (20, 300), (540, 300), 8))
     return Scene([boat, buoys, _moored(layout), *_promenade_walkers(2, 61, 30), *_gulls(1, 62, 30)])
 
 
 def clip_busy(layout: Layout) -> Scene:
-    buoys = Buoys("buoys", line_points(layout, (20, 300), (540, 300), 8) + line_points(layout, (540, 300), (540, 425), 4)[1:])
+    buoys = Buoys("buoys", line_points(layout, (20, 300), (540, 300), 8))
     far_boat = Boat("far_boat", KPath([(-1, 1300, 262), (41, 720, 268)]), "row", (40, 75, 120), 0.8, "left")
     beach = Person("beach_walker", KPath([(-1, 1300, 548), (41, 700, 552)]), _look(71))
     standing = Person("onlooker", KPath([(-1, 600, 612), (41, 600, 612)]), _look(72), facing="back")
