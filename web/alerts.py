@@ -97,13 +97,6 @@ def present_rows(alerts: list[dict[str, Any]], query: dict[str, str]) -> list[di
     return out
 
 
-def _get_or_404(alert_id: int) -> dict[str, Any]:
-    alert = db.get_alert(db.get_store(), alert_id)
-    if alert is None:
-        abort(404, description=f"There is no alert {alert_id}.")
-    return alert
-
-
 @bp.route("/alerts")
 def index() -> str:
     f = _filter_or_400()
@@ -149,7 +142,7 @@ def poll() -> Response:
 
 @bp.route("/alerts/<int:alert_id>")
 def detail(alert_id: int) -> str:
-    alert = _get_or_404(alert_id)
+    alert = db.get_alert_or_404(alert_id)
     f = _filter_or_400()
     store, user = db.get_store(), current_user()
     newer, older = db.neighbours(store, alert, f, _ctx().cfg.tz, user.id)
@@ -175,7 +168,7 @@ def _back_query() -> dict[str, Any]:
 @bp.route("/alerts/<int:alert_id>/verdict", methods=["POST"])
 @require_role("reviewer")
 def verdict(alert_id: int) -> BaseResponse:
-    _get_or_404(alert_id)
+    db.get_alert_or_404(alert_id)
     query = _back_query()
     try:
         v = parse_verdict(request.form.get("verdict"), request.form.get("reason"), request.form.get("note"))
@@ -189,7 +182,7 @@ def verdict(alert_id: int) -> BaseResponse:
     if request.form.get("advance") == "1":
         # "Next alert after a verdict": on to the older neighbour in the same filtered list.
         f = db.AlertFilter.from_args(query)
-        _, older = db.neighbours(store, _get_or_404(alert_id), f, _ctx().cfg.tz, current_user().id)
+        _, older = db.neighbours(store, db.get_alert_or_404(alert_id), f, _ctx().cfg.tz, current_user().id)
         target = older or alert_id
     return redirect(url_for("alerts.detail", alert_id=target, **query))
 
@@ -223,12 +216,12 @@ def bulk_dismiss() -> BaseResponse:
 
 @bp.route("/alerts/<int:alert_id>/clip")
 def clip(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["clip_path"], "clip")
+    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["clip_path"], "clip")
 
 
 @bp.route("/alerts/<int:alert_id>/snapshot")
 def snapshot(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["snapshot_path"], "snapshot")
+    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["snapshot_path"], "snapshot")
 
 
 @bp.route("/export.csv")

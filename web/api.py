@@ -54,13 +54,6 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return v
 
 
-def _get_or_404(alert_id: int) -> dict[str, Any]:
-    a = db.get_alert(db.get_store(), alert_id)
-    if a is None:
-        abort(404, description=f"there is no alert {alert_id}")
-    return a
-
-
 @bp.route("/alerts")
 def list_alerts() -> Response:
     """Newest first, paged with ``offset``/``limit`` (``next_offset`` is null on the last page), or
@@ -93,7 +86,7 @@ def list_alerts() -> Response:
 
 @bp.route("/alerts/<int:alert_id>")
 def get_alert(alert_id: int) -> Response:
-    a = _get_or_404(alert_id)
+    a = db.get_alert_or_404(alert_id)
     history = db.alert_history(db.get_store(), alert_id)
     return jsonify(alert=alert_json(a), history=[
         {"at": h["at"], "actor": h["actor"], "action": h["action"], "before": h["before"], "after": h["after"]}
@@ -110,21 +103,21 @@ def verdict(alert_id: int) -> tuple[Response, int] | Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, description='send a JSON object: {"verdict": "confirm"|"dismiss", "reason": ..., "note": ...}')
-    _get_or_404(alert_id)
+    db.get_alert_or_404(alert_id)
     try:
         v = parse_verdict(body.get("verdict"), body.get("reason"), body.get("note"))
     except VerdictError as e:
         return jsonify(error=str(e)), 400
     user = current_user()
     db.set_verdict(db.get_store(), alert_id, v, {"id": user.id, "name": user.name})
-    return jsonify(alert=alert_json(_get_or_404(alert_id)))
+    return jsonify(alert=alert_json(db.get_alert_or_404(alert_id)))
 
 
 @bp.route("/alerts/<int:alert_id>/clip")
 def clip(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["clip_path"], "clip")
+    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["clip_path"], "clip")
 
 
 @bp.route("/alerts/<int:alert_id>/snapshot")
 def snapshot(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, _get_or_404(alert_id)["snapshot_path"], "snapshot")
+    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["snapshot_path"], "snapshot")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from flask import current_app, g
+from flask import abort, current_app, g
 
 from monitor.store import ALERT_STATUSES, SEVERITIES, Store, now_db, to_db_time
 
@@ -199,6 +199,14 @@ def mark_seen_flags(store: Store, alerts: list[dict[str, Any]], user_id: int | N
 def get_alert(store: Store, alert_id: int) -> dict[str, Any] | None:
     row = store.conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
     return None if row is None else dict(row)
+
+
+def get_alert_or_404(alert_id: int) -> dict[str, Any]:
+    """The alert of this request's store, or a 404 (pages and API alike)."""
+    alert = get_alert(get_store(), alert_id)
+    if alert is None:
+        abort(404, description=f"There is no alert {alert_id}.")
+    return alert
 
 
 def neighbours(
