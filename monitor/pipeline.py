@@ -148,6 +148,7 @@ class CameraPipeline:
         self.clock = StageClock()
         self.finished: list[AlertSummary] = []
         self._open: dict[tuple[str, str, int], _OpenAlert] = {}
+        self._source_kind = "replay" if replay else "live"
         self._by_id: dict[int, AlertRow] = {}
         rec = self.cam.record
         self.clips_dir = cfg.resolve_path(rec.dir)
@@ -220,6 +221,9 @@ class CameraPipeline:
         mutes, mutes_at = MuteSet(), -1e9
         status_at, status_frame_at = -1e9, -1e9
         wall0 = time.monotonic()
+        # What the review page shows as the alert's origin: a replayed file, a file run as a
+        # camera (the demo), or a live camera.
+        self._source_kind = "replay" if self.replay else ("live" if src.is_live else "file")
         self._status(src, "running")
         frames: Iterator[Frame] = src.frames()
         last_t: datetime | None = None
@@ -286,7 +290,7 @@ class CameraPipeline:
                 camera=self.cam.id, rule=ev.rule_id, category=ev.category, label=ev.label,
                 zone=ev.zone, severity=ev.severity, started_at=ev.t,
                 start_offset_s=round(ev.offset_s, 3), track_id=ev.track_id,
-                score=round(float(ev.score), 4), source="replay" if self.replay else "live",
+                score=round(float(ev.score), 4), source=self._source_kind,
             )  # fmt: skip
             alert_id = self.store.insert_alert(row)
             name = f"{alert_id:06d}-{self.cam.id}-{ev.rule_id}"
