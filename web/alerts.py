@@ -19,7 +19,7 @@ from monitor.store import Store, from_db_time
 from . import db
 from .auth import current_user, require_role
 from .export import csv_lines
-from .media import send_media
+from .media import send_alert_media
 from .verdicts import VerdictError, parse_verdict, reason_label
 from .views import local_time
 
@@ -216,12 +216,12 @@ def bulk_dismiss() -> BaseResponse:
 
 @bp.route("/alerts/<int:alert_id>/clip")
 def clip(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["clip_path"], "clip")
+    return send_alert_media(alert_id, "clip")
 
 
 @bp.route("/alerts/<int:alert_id>/snapshot")
 def snapshot(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["snapshot_path"], "snapshot")
+    return send_alert_media(alert_id, "snapshot")
 
 
 @bp.route("/export.csv")

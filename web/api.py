@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import db
 from .auth import current_user, require_role
-from .media import send_media
+from .media import send_alert_media
 from .verdicts import VerdictError, parse_verdict, reason_label
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -115,9 +115,9 @@ def verdict(alert_id: int) -> tuple[Response, int] | Response:
 
 @bp.route("/alerts/<int:alert_id>/clip")
 def clip(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["clip_path"], "clip")
+    return send_alert_media(alert_id, "clip")
 
 
 @bp.route("/alerts/<int:alert_id>/snapshot")
 def snapshot(alert_id: int) -> Response:
-    return send_media(_ctx().cfg.base_dir, db.get_alert_or_404(alert_id)["snapshot_path"], "snapshot")
+    return send_alert_media(alert_id, "snapshot")

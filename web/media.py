@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Response, abort, send_file
+from flask import Response, abort, current_app, send_file
+
+from . import db
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +40,9 @@ def send_media(base_dir: Path, stored: str | None, what: str) -> Response:
     # The monitor may still be finishing a clip: let the browser revalidate (ETag) rather than store.
     resp.headers["Cache-Control"] = "private, no-cache"
     return resp
+
+
+def send_alert_media(alert_id: int, what: str) -> Response:
+    """An alert's clip or snapshot, found by the alert id alone (never a path from the request)."""
+    alert = db.get_alert_or_404(alert_id)
+    return send_media(current_app.extensions["lakeshore"].cfg.base_dir, alert[f"{what}_path"], what)
