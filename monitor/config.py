@@ -327,25 +327,13 @@ class ScheduleConfig(_Model):
     )
     weekdays: list[Str] = Field(default_factory=list, description="mon .. sun; empty: every day.")
 
-    @field_validator("dates")
+    @field_validator("dates", "hours", "weekdays")
     @classmethod
-    def _dates(cls, v: list[str]) -> list[str]:
-        for r in v:
-            sched.parse_date_range(r)
-        return v
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, v: list[str]) -> list[str]:
-        for r in v:
-            sched.parse_hour_range(r)
-        return v
-
-    @field_validator("weekdays")
-    @classmethod
-    def _weekdays(cls, v: list[str]) -> list[str]:
-        for w in v:
-            sched.parse_weekday(w)
+    def _parses(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        # The schedule module's own parsers decide what is valid, so config and runtime never disagree.
+        parse = {"dates": sched.parse_date_range, "hours": sched.parse_hour_range, "weekdays": sched.parse_weekday}
+        for item in v:
+            parse[str(info.field_name)](item)
         return v
 
 
