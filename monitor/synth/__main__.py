@@ -1,4 +1,4 @@
-"""Command line: ``python -m monitor.synth train|clips|preview``."""
+"""Command line: ``python -m monitor.synth train|finish|clips|preview``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m monitor.synth", description="Rendered lakeshore CCTV: demo model and sample clips.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("train", help="render a YOLO dataset, train the demo detector on the CPU, export .pt and .onnx")
+    t = sub.add_parser("train", help="render a YOLO dataset, train the demo detector (CPU or GPU), export .pt and .onnx")
     t.add_argument("--frames", type=int, default=1500, help="training frames to render (two tiles each)")
     t.add_argument("--val-frames", type=int, default=200, help="held-out frames")
     t.add_argument("--epochs", type=int, default=7)
@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--workers", type=int, default=2, help="render processes and data loader workers")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--reuse-data", action="store_true", help="train on the dataset already rendered in --data")
+    t.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
+    t.add_argument("--no-finish", action="store_true",
+                   help="stop after training (weights and fit.json in DATA/runs/train); run `finish` on them later")
+    f = sub.add_parser("finish", help="score a trained run on held-out whole frames and export it (after train --no-finish)")
+    f.add_argument("--run", type=Path, default=Path("data/synth-dataset/runs/train"), help="folder with weights/ and fit.json")
+    f.add_argument("--data", type=Path, default=Path("data/synth-dataset"), help="where the held-out frames are (rendered if missing)")
+    f.add_argument("--out", type=Path, default=Path("models/lakeshore-demo"))
     c = sub.add_parser("clips", help="render every scenario clip and its ground truth")
     c.add_argument("--out", type=Path, default=Path("sample_videos"))
     c.add_argument("--only", nargs="*", help="clip stems to render (default: all)")
@@ -35,14 +42,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     if args.cmd == "train":
-        from monitor.synth.train import TrainSettings, train
+        from monitor.synth.train import TrainSettings, finish, fit
 
-        m = train(TrainSettings(frames=args.frames, val_frames=args.val_frames, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-                                model=args.model, data_dir=args.data, out=args.out, workers=args.workers, seed=args.seed,
-                                reuse_data=args.reuse_data, hours=args.hours))
-        print(f"mAP50 (held-out whole frames, imgsz {m['inference_imgsz']}): {m['map50_val_full_frames']:.3f}; "
-              f"training {m['train_s'] / 60:.1f} min; model in {args.out}")
-        return 0
+        s = TrainSettings(frames=args.frames, val_frames=args.val_frames, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                          model=args.model, data_dir=args.data, out=args.out, workers=args.workers, seed=args.seed,
+                          reuse_data=args.reuse_data, hours=args.hours, device=args.device)
+        run = fit(s)
+        if args.no_finish:
+            print(f"trained: {run}; next: python -m monitor.synth finish --run {run}")
+            return 0
+        return _report(finish(run, s.data_dir, s.out, s.val_frames, s.device), s.out)
+    if args.cmd == "finish":
+        from monitor.synth.train import finish
+
+        return _report(finish(args.run, args.data, args.out), args.out)
     if args.cmd == "clips":
         from monitor.synth.scenarios import write_all
 
@@ -56,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         print(args.out)
         return 0
     return 2
+
+
+def _report(m: dict, out: Path) -> int:
+    print(f"mAP50 (held-out whole frames, imgsz {m['inference_imgsz']}): {m['map50_val_full_frames']:.3f}; "
+          f"training {m['train_s'] / 60:.1f} min on {m['device']}; model in {out}")
+    return 0
 
 
 if __name__ == "__main__":

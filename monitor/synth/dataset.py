@@ -129,10 +129,11 @@ def random_scene(rng: np.random.Generator, cond: Conditions, layout: Layout) -> 
             y = float(rng.uniform(340, 420))
             x = L.pier_centre_x(y) - L.pier_half_width(y) - 3.2 * float(L.px_per_m(y))
             actors.append(Boat("bp", _still(x, y), "motor", (235, 235, 235), 1.0, "left"))
-        for i in range(int(rng.choice([0, 1, 1, 2]))):
+        # Nets are the hardest class (a line of floats a few pixels high): more of them, short ones too.
+        for i in range(int(rng.choice([0, 1, 1, 2, 2, 3]))):
             x = float(rng.uniform(0, W))
             y = float(rng.uniform(280, shore(x) - 12))
-            actors.append(Net(f"n{i}", (x, y), float(rng.uniform(-40, 220)), int(rng.integers(5, 13)), float(rng.uniform(1.0, 2.2))))
+            actors.append(Net(f"n{i}", (x, y), float(rng.uniform(-40, 220)), int(rng.integers(4, 13)), float(rng.uniform(1.0, 2.2))))
         if rng.random() < 0.3:
             xa = float(rng.uniform(0, W * 0.5))
             a, b = (xa, float(rng.uniform(300, 380))), (xa + float(rng.uniform(200, 600)), float(rng.uniform(300, 400)))

@@ -39,6 +39,7 @@ class TrainSettings:
     reuse_data: bool = False
     threads: int = 2
     hours: float | None = None  # wall-clock budget: ultralytics then fits the epoch count (and LR schedule) to it
+    device: str = "cpu"  # or a CUDA index such as "0"
 
 
 def _offline_env(root: Path) -> None:
@@ -49,7 +50,16 @@ def _offline_env(root: Path) -> None:
 
 
 def train(s: TrainSettings) -> dict:
-    """Render (or reuse) the dataset, train, validate on whole frames, export .pt and .onnx."""
+    """Render (or reuse) the dataset, train, then :func:`finish`: validate on whole frames and export."""
+    return finish(fit(s), s.data_dir, s.out, s.val_frames, s.device)
+
+
+def fit(s: TrainSettings) -> Path:
+    """Render (or reuse) the dataset and train. Returns the run folder: weights plus ``fit.json``.
+
+    Kept apart from :func:`finish` so training can run on a GPU machine and the
+    held-out check and export run where the model will be used.
+    """
     _offline_env(Path.cwd())
     t_start = time.monotonic()
     data_yaml = s.data_dir / "data.yaml"
@@ -77,21 +87,23 @@ def train(s: TrainSettings) -> dict:
         epochs=s.epochs,
         imgsz=s.imgsz,
         batch=s.batch,
-        device="cpu",
-        workers=min(s.workers, 2),
+        device=s.device,
+        # On the CPU the loader shares two cores with training; on a GPU it is the bottleneck.
+        workers=s.workers if s.device != "cpu" else min(s.workers, 2),
         project=str(runs),
         name="train",
         exist_ok=True,
-        pretrained=False,
-        amp=False,
+        pretrained=s.model.endswith(".pt"),  # a .pt is continued from; a yaml starts from scratch
+        amp=False,  # AMP's self-check downloads a model: not possible offline
         plots=False,
         seed=s.seed,
-        deterministic=True,
+        deterministic=s.device == "cpu",  # bit-for-bit on the CPU; on a GPU speed matters more
         cache="ram",
-        # Short schedule from scratch: a brief warm-up (ultralytics' floor is 100 iterations) so the
-        # few CPU iterations there are run at full learning rate; mosaic until the last epoch.
+        # Short schedules from scratch: a brief warm-up (ultralytics' floor is 100 iterations) so the
+        # few CPU iterations there are run at full learning rate; mosaic off for the last tenth.
         warmup_epochs=0.1,
-        close_mosaic=1 if s.epochs > 2 else 0,
+        # With a time budget ultralytics fits the epoch count after the first epoch: keep it to the last one.
+        close_mosaic=1 if s.hours else (min(10, max(1, s.epochs // 10)) if s.epochs > 2 else 0),
         mosaic=1.0,
         scale=0.3,  # objects keep roughly the size they have at inference
         fliplr=0.5,
@@ -101,40 +113,67 @@ def train(s: TrainSettings) -> dict:
         **({"time": s.hours} if s.hours else {}),
     )
     torch.set_num_threads(s.threads)  # ultralytics drops torch to one thread while training
-    t_train = time.monotonic() - t0
-    best = runs / "train" / "weights" / "best.pt"
-    if not best.exists():
-        best = runs / "train" / "weights" / "last.pt"
-
-    s.out.mkdir(parents=True, exist_ok=True)
-    trained = YOLO(str(best))
-    full = trained.val(data=str((s.data_dir / "data-full.yaml").resolve()), imgsz=2 * s.imgsz, batch=8, device="cpu",
-                       plots=False, project=str(runs), name="val-full", exist_ok=True, verbose=False, rect=True)
-    per_class = {CLASS_NAMES[int(c)]: round(float(v), 4) for c, v in zip(full.box.ap_class_index, full.box.ap50)}
-    shutil.copy(best, s.out / "best.pt")
-    onnx_path = Path(trained.export(format="onnx", imgsz=2 * s.imgsz, simplify=False, opset=17, dynamic=False))
-    shutil.copy(onnx_path, s.out / "best.onnx")
-    (s.out / "names.txt").write_text("\n".join(CLASS_NAMES) + "\n")
-    metrics = {
+    run = runs / "train"
+    info = {
         "model": s.model,
-        "classes": list(CLASS_NAMES),
         "train_frames": s.frames,
         "train_tiles": 2 * s.frames,
         "val_frames": s.val_frames,
-        "epochs": _epochs_run(runs / "train"),
+        "epochs": _epochs_run(run),
         "tile_imgsz": s.imgsz,
         "inference_imgsz": 2 * s.imgsz,
+        "render_s": round(t_data, 1),
+        "train_s": round(time.monotonic() - t0, 1),
+        "device": _device_name(s.device, s.threads),
+        "hours": s.hours,
+        "batch": s.batch,
+    }
+    (run / "fit.json").write_text(json.dumps(info, indent=2) + "\n")
+    return run
+
+
+def _device_name(device: str, threads: int) -> str:
+    if device == "cpu":
+        return f"{threads} CPU threads"
+    import torch
+
+    return torch.cuda.get_device_name(int(device.split(",")[0]) if device.split(",")[0].isdigit() else 0)
+
+
+def finish(run: Path, data_dir: Path, out: Path, val_frames: int = 200, device: str = "cpu") -> dict:
+    """Score a trained run on held-out whole frames, export .pt and .onnx into ``out``, write the card.
+
+    ``run`` holds ``weights/best.pt`` (or ``last.pt``) and ``fit.json`` as :func:`fit` left them. The
+    held-out frames are rendered here if ``data_dir`` lacks them (same seeds, same frames).
+    """
+    _offline_env(Path.cwd())
+    from ultralytics import YOLO
+
+    info = json.loads((run / "fit.json").read_text())
+    full_yaml = data_dir / "data-full.yaml"
+    if not full_yaml.exists():
+        build_dataset(data_dir, 0, info["val_frames"], 0.5, info["tile_imgsz"])
+    best = run / "weights" / "best.pt"
+    if not best.exists():
+        best = run / "weights" / "last.pt"
+    out.mkdir(parents=True, exist_ok=True)
+    trained = YOLO(str(best))
+    full = trained.val(data=str(full_yaml.resolve()), imgsz=info["inference_imgsz"], batch=8, device=device, plots=False,
+                       project=str((data_dir / "runs").resolve()), name="val-full", exist_ok=True, verbose=False, rect=True)
+    per_class = {CLASS_NAMES[int(c)]: round(float(v), 4) for c, v in zip(full.box.ap_class_index, full.box.ap50)}
+    shutil.copy(best, out / "best.pt")
+    onnx_path = Path(trained.export(format="onnx", imgsz=info["inference_imgsz"], simplify=False, opset=17, dynamic=False))
+    shutil.copy(onnx_path, out / "best.onnx")
+    (out / "names.txt").write_text("\n".join(CLASS_NAMES) + "\n")
+    metrics = {
+        **info,
+        "classes": list(CLASS_NAMES),
         "map50_val_full_frames": round(float(full.box.map50), 4),
         "map50_95_val_full_frames": round(float(full.box.map), 4),
         "map50_per_class": per_class,
-        "render_s": round(t_data, 1),
-        "train_s": round(t_train, 1),
-        "total_s": round(time.monotonic() - t_start, 1),
-        "threads": s.threads,
-        "hours": s.hours,
     }
-    (s.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (s.out / "MODEL.md").write_text(model_card(metrics))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "MODEL.md").write_text(model_card(metrics))
     log.info("metrics: %s", metrics)
     return metrics
 
@@ -150,15 +189,20 @@ def _epochs_run(run_dir: Path) -> int:
 def model_card(m: dict, evaluation: str = "") -> str:
     """MODEL.md: what the model is, how it was made, and its figures."""
     per_class = "\n".join(f"| {k} | {v:.3f} |" for k, v in m["map50_per_class"].items())
-    budget = f"--hours {m['hours']}" if m.get("hours") else f"--epochs {m['epochs']}"
-    cmd = f"python -m monitor.synth train --frames {m['train_frames']} --val-frames {m['val_frames']} {budget} --imgsz {m['tile_imgsz']}"
+    budget = f"--epochs 300 --hours {m['hours']}" if m.get("hours") else f"--epochs {m['epochs']}"
+    device = m.get("device", f"{m.get('threads', 2)} CPU threads")
+    extra = "" if m["model"] == "yolo11n.yaml" else f" --model {m['model']}"
+    extra += "" if "CPU" in device else f" --device 0 --batch {m['batch']}"
+    cmd = (f"python -m monitor.synth train --frames {m['train_frames']} --val-frames {m['val_frames']} {budget} "
+           f"--imgsz {m['tile_imgsz']}{extra}")
+    origin = ("trained from scratch (no pretrained weights)" if m["model"].endswith(".yaml")
+              else f"continued from `{m['model']}` (the project's own earlier model; no outside weights)")
     return f"""# lakeshore-demo: the demo detector for the rendered sample scenes
 
-A {m['model'].replace('.yaml', '')} detector trained from scratch (no pretrained weights) on frames of
-the rendered lakeshore view (`monitor/synth`), on the CPU, fully offline. Classes:
-{', '.join(f'`{c}`' for c in m['classes'])}. It knows the rendered scenes only: it is there so that
-the whole pipeline (detection, tracking, zones, rules, clips, review) runs end to end on the sample
-clips; it is not a model for real cameras.
+A yolo11n detector {origin} on frames of the rendered lakeshore view (`monitor/synth`), fully
+offline. Classes: {', '.join(f'`{c}`' for c in m['classes'])}. It knows the rendered scenes only: it is
+there so that the whole pipeline (detection, tracking, zones, rules, clips, review) runs end to end on
+the sample clips; it is not a model for real cameras.
 
 - Files: `best.pt` (ultralytics), `best.onnx` (opset 17, input 1x3x{m['inference_imgsz']}x{m['inference_imgsz']}), `names.txt`, `metrics.json`.
 - Run it on whole 1280x720 frames at **imgsz {m['inference_imgsz']}** (config `detector.imgsz`). It was trained on
@@ -169,7 +213,7 @@ clips; it is not a model for real cameras.
   sitting, fishing, wading, swimming and struggling, cars and SUVs, motor and rowing boats, rods, nets,
   gulls and buoys as distractors.
 - Made with: `{cmd}` ({m['render_s'] / 60:.1f} min rendering, **{m['train_s'] / 60:.1f} min training**
-  on {m['threads']} CPU threads; {m['epochs']} epochs).
+  on {device}; {m['epochs']} epochs), then `python -m monitor.synth finish` for the held-out check and export.
 
 ## Held-out accuracy
 

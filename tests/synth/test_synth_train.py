@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from monitor.synth.objects import CLASS_NAMES
-from monitor.synth.train import TrainSettings, train
+from monitor.synth.train import TrainSettings, finish, fit, train
 
 
 def test_tiny_training_run_exports_the_model(tmp_path: Path) -> None:
@@ -26,3 +26,20 @@ def test_tiny_training_run_exports_the_model(tmp_path: Path) -> None:
     from ultralytics import YOLO
 
     assert list(YOLO(str(out / "best.pt")).names.values()) == list(CLASS_NAMES)
+
+
+def test_training_and_finishing_can_run_on_different_machines(tmp_path: Path) -> None:
+    """`train --no-finish` on one machine, `finish` on another: the held-out frames are rendered again there."""
+    data = tmp_path / "gpu-data"
+    run = fit(TrainSettings(frames=4, val_frames=2, epochs=1, imgsz=160, batch=4, data_dir=data, out=tmp_path / "unused", workers=1))
+    info = json.loads((run / "fit.json").read_text())
+    assert info["epochs"] == 1 and info["val_frames"] == 2 and info["device"] == "2 CPU threads"
+
+    elsewhere = tmp_path / "cpu-data"  # no dataset here yet
+    out = tmp_path / "model"
+    metrics = finish(run, elsewhere, out)
+    # The same seeds give the same held-out frames as on the training machine.
+    assert sorted(p.name for p in (elsewhere / "valfull" / "images").iterdir()) == sorted(p.name for p in (data / "valfull" / "images").iterdir())
+    assert (elsewhere / "valfull" / "labels" / "0500000.txt").read_text() == (data / "valfull" / "labels" / "0500000.txt").read_text()
+    assert (out / "best.onnx").exists() and metrics["epochs"] == 1
+    assert "continued from" not in (out / "MODEL.md").read_text() and "from scratch" in (out / "MODEL.md").read_text()
