@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.config import AppConfig, ConfigError, ZoneConfig, config_warnings, load_config, redact_source
+from monitor.config import AppConfig, ConfigError, ZoneConfig, config_warnings, load_config, per_category_scores, redact_source
 from monitor.schedule import describe, in_season
 from monitor.zones import is_fractional
 
@@ -69,6 +69,13 @@ def _zone_line(name: str, zone: ZoneConfig) -> str:
     return f"    {name} ({zone.kind}): {pts} [{units}], inertia {zone.inertia_frames}, {zone.anchor}"
 
 
+def _min_scores(cfg: AppConfig) -> str:
+    detector, objects = per_category_scores(cfg.detector, cfg.objects)
+    scores = ", ".join(f"{c} {f.min_score:g}" for c, f in objects.filters.items())
+    low = f" (the detector keeps scores down to {detector.conf:g})" if detector.conf < cfg.detector.conf else ""
+    return scores + low
+
+
 def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
     local_now = (now or datetime.now(cfg.tz)).astimezone(cfg.tz)
     today = local_now.date()
@@ -77,6 +84,7 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         f"{path}: OK",
         f"timezone: {cfg.timezone} (now {local_now:%Y-%m-%d %H:%M %Z})",
         f"detector: {d.backend} {d.model} imgsz={d.imgsz} conf={d.conf:g} iou={d.iou:g} threads={d.threads}",
+        f"min score: {_min_scores(cfg)}",
         f"store: {cfg.store.url}; clips: {cfg.record.dir} "
         f"(pre {cfg.record.pre_capture_s:g} s, post {cfg.record.post_capture_s:g} s, max {cfg.record.max_clip_s:g} s)",
     ]

@@ -122,7 +122,7 @@ class DetectorConfig(_Model):
         gt=0,
         le=1,
         description="Minimum detector score. Lower catches more swimmers far out but raises false alarms; "
-        "per-category min_score in objects.filters can raise it further.",
+        "objects.filters.<category>.min_score replaces it for one category, up or down.",
     )
     iou: Float = Field(default=0.45, gt=0, le=1, description="Non-maximum suppression overlap threshold.")
     threads: Int = Field(
@@ -137,7 +137,14 @@ class DetectorConfig(_Model):
 class FilterConfig(_Model):
     """Per-category detection filters. Areas <= 1 are fractions of the frame area, > 1 are pixels²."""
 
-    min_score: Float = Field(default=0.0, ge=0, le=1, description="Drop detections scoring below this.")
+    min_score: Float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Drop detections of this category scoring below this. Default: detector.conf. It may be "
+        "lower than detector.conf (thin fishing rods score low): the detector then runs at the lowest "
+        "min_score and every other category still filters at detector.conf.",
+    )
     min_area: Float = Field(
         default=0.0,
         ge=0,
@@ -412,6 +419,22 @@ class ResolvedCamera:
     record: RecordConfig
 
 
+def per_category_scores(detector: DetectorConfig, objects: ObjectsConfig) -> tuple[DetectorConfig, ObjectsConfig]:
+    """The detector and filters a camera runs: ``detector.conf`` is every category's minimum score
+    unless the category sets its own ``min_score``, higher or lower.
+
+    The detector must then keep scores down to the lowest of them, and every category gets an
+    explicit ``min_score`` so that lowering one (rods score low) does not let other categories' weak
+    detections through.
+    """
+    own = {c: f.min_score for c, f in objects.filters.items() if f.min_score is not None}
+    filters = {
+        c: objects.filters.get(c, FilterConfig()).model_copy(update={"min_score": own.get(c, detector.conf)})
+        for c in {**objects.categories, **objects.filters}
+    }
+    return detector.model_copy(update={"conf": min([detector.conf, *own.values()])}), objects.model_copy(update={"filters": filters})
+
+
 class AppConfig(_Model):
     timezone: Str = Field(description="IANA time zone of the site, e.g. Asia/Shanghai; schedules use it.")
     detector: DetectorConfig
@@ -470,6 +493,7 @@ class AppConfig(_Model):
         if cam is None:
             raise UnknownCameraError([f"unknown camera {camera_id!r}; configured: {', '.join(self.cameras)}"])
         start = cam.start_time
+        detector, objects = per_category_scores(cam.detector, cam.objects)
         if start is not None and start.tzinfo is None:
             start = start.replace(tzinfo=self.tz)
         return ResolvedCamera(
@@ -480,8 +504,8 @@ class AppConfig(_Model):
             detect_fps=cam.detect_fps,
             start_time=start,
             zones=dict(cam.zones),
-            detector=cam.detector,
-            objects=cam.objects,
+            detector=detector,
+            objects=objects,
             record=cam.record,
         )
 

@@ -63,7 +63,7 @@ def classify(d: sv.Detections, objects: ObjectsConfig, frame_wh: tuple[int, int]
 
 
 def _passes(rule: FilterConfig, scores: np.ndarray, areas: np.ndarray, frame_area: float) -> np.ndarray:
-    ok = scores >= rule.min_score
+    ok = scores >= (rule.min_score or 0.0)  # unset only where a camera was not resolved (tests)
     ok &= areas >= area_limit_px(rule.min_area, frame_area)
     if rule.max_area is not None:
         ok &= areas <= area_limit_px(rule.max_area, frame_area)

@@ -254,12 +254,39 @@ def test_camera_overrides_merge_over_global(tmp_path: Path) -> None:
     )
     cfg = load_config(write(tmp_path, text))
     east, pier = cfg.camera("east_beach"), cfg.camera("pier")
-    assert (east.detector.conf, east.detector.imgsz, east.detector.backend) == (0.6, cfg.detector.imgsz, "opencv")
+    assert (east.detector.imgsz, east.detector.backend) == (cfg.detector.imgsz, "opencv")
     assert (east.record.post_capture_s, east.record.pre_capture_s, east.record.dir) == (10, 5, "data/clips")
     person = east.objects.filters["person"]
     assert (person.min_score, person.min_area) == (0.3, 0.001)
     assert east.objects.categories == cfg.objects.categories
-    assert pier.detector == cfg.detector and pier.record == cfg.record and pier.objects == cfg.objects
+    # The camera's conf 0.6 is every other category's minimum; the global person min_score 0.3 stays.
+    assert east.detector.conf == 0.3 and east.objects.filters["vehicle"].min_score == 0.6
+    assert pier.detector.model_dump(exclude={"conf"}) == cfg.detector.model_dump(exclude={"conf"}) and pier.record == cfg.record
+    assert pier.objects.categories == cfg.objects.categories
+
+
+@pytest.mark.parametrize(
+    "conf, filters, floor, expected",
+    [
+        # No filters: conf is every category's minimum.
+        (0.4, "{}", 0.4, {"person": 0.4, "vehicle": 0.4, "boat": 0.4, "fishing_gear": 0.4}),
+        # A lower min_score lowers the detector's floor for that category only.
+        (0.35, "{fishing_gear: {min_score: 0.3}}", 0.3, {"person": 0.35, "vehicle": 0.35, "boat": 0.35, "fishing_gear": 0.3}),
+        # A higher one only raises its own category; area filters are kept.
+        (0.25, "{person: {min_score: 0.5, min_area: 0.001}}", 0.25, {"person": 0.5, "vehicle": 0.25, "boat": 0.25, "fishing_gear": 0.25}),
+        (0.5, "{boat: {min_score: 0.2}, person: {min_score: 0.3}}", 0.2, {"person": 0.3, "vehicle": 0.5, "boat": 0.2, "fishing_gear": 0.5}),
+    ],
+)
+def test_category_min_score_can_be_below_detector_conf(tmp_path: Path, conf: float, filters: str, floor: float, expected: dict[str, float]) -> None:
+    text = BASE.replace("  conf: 0.25\n", f"  conf: {conf}\n").replace("    person: {min_score: 0.3}\n", "").replace("  filters:\n", f"  filters: {filters}\n")
+    cam = load_config(write(tmp_path, text)).camera("east_beach")
+    assert cam.detector.conf == floor
+    assert {c: f.min_score for c, f in cam.objects.filters.items()} == expected
+
+
+def test_category_min_score_must_be_positive(tmp_path: Path) -> None:
+    text = mutate("    person: {min_score: 0.3}\n", "    person: {min_score: 0}\n")
+    assert any("objects.filters.person.min_score" in e and "greater than 0" in e for e in errors_of(write(tmp_path, text)))
 
 
 def test_resolved_camera(tmp_path: Path) -> None:
