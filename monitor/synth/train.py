@@ -189,7 +189,7 @@ def _epochs_run(run_dir: Path) -> int:
 def model_card(m: dict, evaluation: str = "") -> str:
     """MODEL.md: what the model is, how it was made, and its figures."""
     per_class = "\n".join(f"| {k} | {v:.3f} |" for k, v in m["map50_per_class"].items())
-    budget = f"--epochs 300 --hours {m['hours']}" if m.get("hours") else f"--epochs {m['epochs']}"
+    budget = f"--hours {m['hours']}" if m.get("hours") else f"--epochs {m['epochs']}"
     device = m.get("device", f"{m.get('threads', 2)} CPU threads")
     extra = "" if m["model"] == "yolo11n.yaml" else f" --model {m['model']}"
     extra += "" if "CPU" in device else f" --device 0 --batch {m['batch']}"
@@ -199,8 +199,8 @@ def model_card(m: dict, evaluation: str = "") -> str:
               else f"continued from `{m['model']}` (the project's own earlier model; no outside weights)")
     return f"""# lakeshore-demo: the demo detector for the rendered sample scenes
 
-A yolo11n detector {origin} on frames of the rendered lakeshore view (`monitor/synth`), fully
-offline. Classes: {', '.join(f'`{c}`' for c in m['classes'])}. It knows the rendered scenes only: it is
+A yolo11n detector {origin}
+on frames of the rendered lakeshore view (`monitor/synth`), fully offline. Classes: {', '.join(f'`{c}`' for c in m['classes'])}. It knows the rendered scenes only: it is
 there so that the whole pipeline (detection, tracking, zones, rules, clips, review) runs end to end on
 the sample clips; it is not a model for real cameras.
 
@@ -213,7 +213,7 @@ the sample clips; it is not a model for real cameras.
   sitting, fishing, wading, swimming and struggling, cars and SUVs, motor and rowing boats, rods, nets,
   gulls and buoys as distractors.
 - Made with: `{cmd}` ({m['render_s'] / 60:.1f} min rendering, **{m['train_s'] / 60:.1f} min training**
-  on {device}; {m['epochs']} epochs), then `python -m monitor.synth finish` for the held-out check and export.
+  on {device}; {m['epochs']} epochs).
 
 ## Held-out accuracy
 
