@@ -293,11 +293,14 @@ class Store:
         camera threads opening a new store at once queue up instead of creating the tables twice.
         """
         with self._lock:
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
-            )
             while True:
                 with self.transaction() as c:
+                    # Inside BEGIN IMMEDIATE too: run on its own (autocommit) it reads first and then
+                    # upgrades to a write, and in WAL mode that upgrade fails at once with "database is
+                    # locked" (no busy wait) when another opener created the table in between.
+                    c.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
+                    )
                     current = self.schema_version()
                     if current > SCHEMA_VERSION:
                         raise StoreError(
