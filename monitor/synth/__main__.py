@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_finish:
             print(f"trained: {run}; next: python -m monitor.synth finish --run {run}")
             return 0
-        return _report(finish(run, s.data_dir, s.out, s.val_frames, s.device), s.out)
+        return _report(finish(run, s.data_dir, s.out, s.device), s.out)
     if args.cmd == "finish":
         from monitor.synth.train import finish
 

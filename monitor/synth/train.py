@@ -51,7 +51,7 @@ def _offline_env(root: Path) -> None:
 
 def train(s: TrainSettings) -> dict:
     """Render (or reuse) the dataset, train, then :func:`finish`: validate on whole frames and export."""
-    return finish(fit(s), s.data_dir, s.out, s.val_frames, s.device)
+    return finish(fit(s), s.data_dir, s.out, s.device)
 
 
 def fit(s: TrainSettings) -> Path:
@@ -122,6 +122,7 @@ def fit(s: TrainSettings) -> Path:
         "epochs": _epochs_run(run),
         "tile_imgsz": s.imgsz,
         "inference_imgsz": 2 * s.imgsz,
+        "scale": s.scale,
         "render_s": round(t_data, 1),
         "train_s": round(time.monotonic() - t0, 1),
         "device": _device_name(s.device, s.threads),
@@ -137,10 +138,11 @@ def _device_name(device: str, threads: int) -> str:
         return f"{threads} CPU threads"
     import torch
 
-    return torch.cuda.get_device_name(int(device.split(",")[0]) if device.split(",")[0].isdigit() else 0)
+    first = device.split(",")[0]  # "0" or "0,1": name the first
+    return torch.cuda.get_device_name(int(first) if first.isdigit() else None)
 
 
-def finish(run: Path, data_dir: Path, out: Path, val_frames: int = 200, device: str = "cpu") -> dict:
+def finish(run: Path, data_dir: Path, out: Path, device: str = "cpu") -> dict:
     """Score a trained run on held-out whole frames, export .pt and .onnx into ``out``, write the card.
 
     ``run`` holds ``weights/best.pt`` (or ``last.pt``) and ``fit.json`` as :func:`fit` left them. The
@@ -152,7 +154,7 @@ def finish(run: Path, data_dir: Path, out: Path, val_frames: int = 200, device: 
     info = json.loads((run / "fit.json").read_text())
     full_yaml = data_dir / "data-full.yaml"
     if not full_yaml.exists():
-        build_dataset(data_dir, 0, info["val_frames"], 0.5, info["tile_imgsz"])
+        build_dataset(data_dir, 0, info["val_frames"], info["scale"], info["tile_imgsz"])
     best = run / "weights" / "best.pt"
     if not best.exists():
         best = run / "weights" / "last.pt"
