@@ -17,6 +17,7 @@ Why these choices:
 from __future__ import annotations
 
 import difflib
+import os
 import logging
 import re
 import zoneinfo
@@ -125,13 +126,19 @@ class DetectorConfig(_Model):
         "objects.filters.<category>.min_score replaces it for one category, up or down.",
     )
     iou: Float = Field(default=0.45, gt=0, le=1, description="Non-maximum suppression overlap threshold.")
-    threads: Int = Field(
-        default=2,
+    threads: Int | None = Field(
+        default=None,
         ge=1,
         le=64,
-        description="CPU threads for inference (torch and OpenCV). Several cameras share one machine: "
-        "keep cameras x threads near the core count.",
+        description="CPU threads of the detector worker that every camera of the process shares; empty: "
+        "all cores. One worker with every core beats a model per camera: on 2 cores, three cameras "
+        "with 2 threads each thrashed to a quarter of the speed.",
     )
+
+    @property
+    def worker_threads(self) -> int:
+        """The thread count the detector runs with: ``threads``, or every core this process may use."""
+        return self.threads or len(os.sched_getaffinity(0))
 
 
 class FilterConfig(_Model):
@@ -295,6 +302,28 @@ class CameraConfig(_Model):
         description="Detection steps per second. 5 catches a person entering water in well under a second; "
         "higher costs CPU per camera, lower delays alerts by inertia_frames / detect_fps.",
     )
+    idle_detect_fps: Float = Field(
+        default=1,
+        gt=0,
+        le=30,
+        description="Detection steps per second while something moves in or near a zone but nothing of "
+        "interest is tracked there (motion gating). The full detect_fps starts as soon as a detection "
+        "finds an object a rule watches in or near its zone. Lower saves CPU on busy scenes (gulls, "
+        "boats far out) but may delay the first sighting by up to 1/idle_detect_fps.",
+    )
+    quiet_check_s: Float = Field(
+        default=10,
+        ge=0,
+        le=3600,
+        description="With no motion near any zone, one detection every this many seconds anyway, in case "
+        "the motion mask misses something (a still person in the dark); 0 = never.",
+    )
+    detect_source: Annotated[Str, BeforeValidator(_source_to_str)] | None = Field(
+        default=None,
+        description="Optional second, low-resolution stream of the same camera (most IP cameras offer a "
+        "sub-stream) for decoding, motion and detection; `source` is then only recorded (stream "
+        "copy). Zones in fractions fit both; pixel zones are in the detect stream's pixels.",
+    )
     start_time: datetime | None = Field(
         default=None,
         description="Files only: wall-clock time of the first frame (naive = config timezone), so "
@@ -306,14 +335,27 @@ class CameraConfig(_Model):
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
 
-    @field_validator("source")
+    @field_validator("source", "detect_source")
     @classmethod
-    def _env_refs(cls, v: str) -> str:
+    def _env_refs(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         for name in _ENV_RE.findall(v):
             if not _ENV_NAME_RE.match(name):
                 raise ValueError(f"${{{name}}} is not a valid environment variable reference; write ${{NAME}}")
         if "${" in _ENV_RE.sub("", v):
             raise ValueError("an unclosed ${ in the source; write ${NAME}")
+        return v
+
+    @field_validator("detect_source")
+    @classmethod
+    def _sub_stream_of_live(cls, v: str | None, info: ValidationInfo) -> str | None:
+        source = info.data.get("source")
+        if v is not None and isinstance(source, str) and not (is_live_source(source) and is_live_source(v)):
+            raise ValueError(
+                "detect_source is a live camera's second stream: both source and detect_source must be "
+                "rtsp/http URLs or device indexes (a video file is decoded once, from source)"
+            )
         return v
 
     @field_validator("start_time")
@@ -412,6 +454,9 @@ class ResolvedCamera:
     source: str
     enabled: bool
     detect_fps: float
+    idle_detect_fps: float
+    quiet_check_s: float
+    detect_source: str | None
     start_time: datetime | None  # aware, in the config time zone unless written with an offset
     zones: dict[str, ZoneConfig]
     detector: DetectorConfig
@@ -502,6 +547,9 @@ class AppConfig(_Model):
             source=cam.source,
             enabled=cam.enabled,
             detect_fps=cam.detect_fps,
+            idle_detect_fps=min(cam.idle_detect_fps, cam.detect_fps),
+            quiet_check_s=cam.quiet_check_s,
+            detect_source=cam.detect_source,
             start_time=start,
             zones=dict(cam.zones),
             detector=detector,

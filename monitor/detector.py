@@ -305,14 +305,22 @@ class UltralyticsDetector:
         )
 
     def detect(self, image: np.ndarray) -> sv.Detections:
-        _check_image(image)
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        """Several frames (of any cameras) in one predict call: one forward pass for the batch."""
+        for image in images:
+            _check_image(image)
         # Process-wide, and ultralytics resets it on import elsewhere: keep ours (as for OpenCV).
         import torch
 
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
-        results: Any = self.model.predict(image, imgsz=self.imgsz, conf=self.conf, iou=self.iou, verbose=False)
-        result = results[0]
+        results: Any = self.model.predict(images, imgsz=self.imgsz, conf=self.conf, iou=self.iou, verbose=False)
+        return [self._adapt(r) for r in results]
+
+    @staticmethod
+    def _adapt(result: Any) -> sv.Detections:
         d = sv.Detections.from_ultralytics(result)
         if len(d) == 0:
             return empty_detections()

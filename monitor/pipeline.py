@@ -1,11 +1,17 @@
 """The composition root: one camera's feed through every stage, and the multi-camera runner.
 
-    source -> (every frame) recorder buffer
-           -> (at detect_fps) detector -> classify/filter -> tracker -> judge -> alert events
-    alert events -> store rows, snapshots, clips
+    source -> (every frame) motion mask -> gate: is a detection worth it now?
+           -> (when due) shared detector worker -> classify/filter -> tracker -> judge -> events
+    events -> alert sink (store rows, snapshots) ; recorder (clips by stream copy / from the file)
 
 Each stage lives in its own module; this one only wires them and owns the per-camera loop, so
-that `run`, `replay`, `evaluate` and the benchmark all exercise exactly the same path.
+that `run`, `replay`, `evaluate` and the benchmarks all exercise exactly the same path.
+
+Files (replays, evaluate, the demo) wait for every detection they ask for, so the same file gives
+the same alerts every time. Live cameras never wait: a detection is handed to the shared worker and
+its result is judged when it comes back (with the time and picture of the frame it was asked for);
+a camera that is due again while its last frame is still waiting counts a missed slot instead of
+queueing more work than the box can do.
 """
 
 from __future__ import annotations
@@ -14,104 +20,103 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 import supervision as sv
 
-from monitor.alerts import AlertEvent
+from monitor.alert_sink import AlertSink, AlertSummary
 from monitor.config import AppConfig, ResolvedCamera
-from monitor.detector import DetectionScheduler, Detector, make_detector
+from monitor.detect_worker import DetectorWorker
+from monitor.detector import make_detector
+from monitor.gate import Gate, RateGate, WatchedZones
+from monitor.motion import MotionDetector
 from monitor.objects import classify
-from monitor.recorder import ClipRecorder, write_snapshot
+from monitor.recording import AlertRecorder, make_recorder
 from monitor.rules import CameraJudge, MuteSet
-from monitor.sources import Frame, FrameSource, SourceError, is_live_spec, open_source, redact
-from monitor.store import AlertRow, Store
+from monitor.sources import Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact
+from monitor.store import Store
 from monitor.tracking import Tracker
 from monitor.zones import polygon_px
 
+__all__ = ["AlertSummary", "CameraPipeline", "DetectorPool", "StageClock", "replay_file", "run_cameras"]
+
 log = logging.getLogger(__name__)
 
-STAGES = ("decode", "detect", "track", "rules", "record")
+STAGES = ("decode", "motion", "detect", "track", "rules", "record")
 MUTE_REFRESH_S = 5.0
+SCHEDULE_REFRESH_S = 1.0
 STATUS_EVERY_S = 2.0
 STATUS_FRAME_EVERY_S = 10.0
 
 
 @dataclass
-class AlertSummary:
-    """What `replay --json` prints and `evaluate` scores: one finished alert of a replay."""
-
-    id: int
-    camera: str
-    rule: str
-    category: str
-    label: str
-    zone: str
-    severity: str
-    start_s: float
-    end_s: float | None
-    track_id: int
-    score: float
-    clip: str | None
-    snapshot: str | None
-
-    @property
-    def rule_id(self) -> str:
-        return self.rule
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
 class StageClock:
-    """Seconds spent per stage, for the benchmark and the end-of-replay summary."""
+    """Seconds spent per stage, for the benchmarks and the end-of-replay summary."""
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     frames: int = 0
     detections: int = 0
+    missed: int = 0  # detection slots skipped because the camera's last frame was still waiting
 
     def add(self, stage: str, since: float) -> float:
         now = time.perf_counter()
         self.seconds[stage] += now - since
         return now
 
-
-@dataclass
-class _OpenAlert:
-    row: AlertRow
-    clip_key: str
-    best_score: float
+    def merge(self, other: StageClock) -> None:
+        for k, v in other.seconds.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + v
+        self.frames += other.frames
+        self.detections += other.detections
+        self.missed += other.missed
 
 
 class DetectorPool:
-    """One detector per distinct detector config, shared by cameras behind a lock.
+    """One detector worker per distinct detector config, shared by every camera of the process.
 
-    Why share: a YOLO model is tens of MB and the CPU is the bottleneck anyway, so N copies buy
-    nothing on a small machine; the lock keeps cv2.dnn/torch models, which are not thread-safe, safe.
+    Why share: a YOLO model is tens of MB and the CPU is the bottleneck, so N copies buy nothing;
+    one worker with every core, serving cameras in turn, is what keeps 16 cameras on 2 cores.
     """
 
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
-        self._detectors: dict[tuple[Any, ...], tuple[Detector, threading.Lock]] = {}
+        self._workers: dict[tuple[Any, ...], DetectorWorker] = {}
         self._lock = threading.Lock()
 
-    def get(self, camera: ResolvedCamera) -> tuple[Detector, threading.Lock]:
+    def get(self, camera: ResolvedCamera) -> DetectorWorker:
         d = camera.detector
-        key = (d.backend, d.model, d.imgsz, d.conf, d.iou, d.threads)
+        threads = d.worker_threads
+        key = (d.backend, d.model, d.imgsz, d.conf, d.iou, threads)
         with self._lock:
-            if key not in self._detectors:
+            if key not in self._workers:
                 det = make_detector(
-                    d.backend, d.model, imgsz=d.imgsz, conf=d.conf, iou=d.iou, threads=d.threads,
+                    d.backend, d.model, imgsz=d.imgsz, conf=d.conf, iou=d.iou, threads=threads,
                     models_dir=self.models_dir,
                 )  # fmt: skip
-                self._detectors[key] = (det, threading.Lock())
-            return self._detectors[key]
+                self._workers[key] = DetectorWorker(det, name=f"detector-{d.model}")
+            return self._workers[key]
+
+    def workers(self) -> list[DetectorWorker]:
+        with self._lock:
+            return list(self._workers.values())
+
+    def close(self) -> None:
+        for w in self.workers():
+            w.close()
+
+
+@dataclass
+class _Asked:
+    """A detection handed to the worker, with the frame it was asked for."""
+
+    future: Future[sv.Detections]
+    frame: Frame
+    t: datetime
 
 
 class CameraPipeline:
@@ -147,16 +152,14 @@ class CameraPipeline:
         self.on_frame = on_frame
         self.clock = StageClock()
         self.finished: list[AlertSummary] = []
-        self._open: dict[tuple[str, str, int], _OpenAlert] = {}
-        self._source_kind = "replay" if replay else "live"
-        self._by_id: dict[int, AlertRow] = {}
-        rec = self.cam.record
-        self.clips_dir = cfg.resolve_path(rec.dir)
-        self.status_dir = cfg.resolve_path("data/cameras")
+        self.clips_dir = cfg.resolve_path(self.cam.record.dir)
+        self.status = StatusReporter(store, cfg, self.cam)
+        self.max_lag_s = 0.0  # worst lag of the run: capture (or due time) to the frame's turn
+        self.first_wall: datetime | None = None  # the first frame's time (live: its capture)
+        self.source_stats: SourceStats | None = None
 
     # -- helpers ---------------------------------------------------------------------------
-    def _spec(self) -> str:
-        spec = self.source_spec or self.cam.source
+    def _resolve(self, spec: str) -> str:
         if spec.isdigit() or "://" in spec:
             return spec
         return str(self.cfg.resolve_path(spec))
@@ -190,45 +193,66 @@ class CameraPipeline:
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> list[AlertSummary]:
         """Process the whole feed. Raises SourceError when the source cannot be opened."""
-        spec = self._spec()
-        if is_live_spec(spec):
+        record_spec = self._resolve(self.source_spec or self.cam.source)
+        # A camera's sub-stream, where it has one, is what we decode; the main stream is only copied.
+        detect_spec = record_spec if self.source_spec else self._resolve(self.cam.detect_source or record_spec)
+        if is_live_spec(detect_spec):
             # A camera that is down when the monitor starts is waited for (reconnecting with
             # back-off) rather than given up on: the service runs around the clock.
-            self._set_status("connecting")
-            src = open_source(spec, stop=self.stop, first_frame_timeout_s=None)
+            self.status.set("connecting")
+            src = open_source(detect_spec, stop=self.stop, first_frame_timeout_s=None)
         else:
-            src = open_source(spec, stop=self.stop)
+            src = open_source(detect_spec, stop=self.stop)
         try:
-            self._run(src)
+            self._run(src, record_spec)
         finally:
             src.close()
         return self.finished
 
-    def _run(self, src: FrameSource) -> None:
-        cam, rec = self.cam, self.cam.record
-        detector, det_lock = self.detectors.get(cam)
+    def _run(self, src: FrameSource, record_spec: str) -> None:
+        cam = self.cam
+        worker = self.detectors.get(cam)
         tracker = Tracker(cam.detect_fps)
         judge = CameraJudge(cam, self.rules, self.cfg.tz, src.size)
-        longest_gone = max((r.disappear_after_s for r in self.rules if r.type == "disappear"), default=0.0)
-        recorder = ClipRecorder(
-            self.clips_dir, cam.id, src.fps, src.size,
-            pre_capture_s=rec.pre_capture_s, post_capture_s=rec.post_capture_s,
-            max_clip_s=rec.max_clip_s, buffer_s=rec.pre_capture_s + longest_gone,
-            max_buffer_mb=rec.max_buffer_mb,
-        )  # fmt: skip
         zone_px = {name: polygon_px(z, src.size) for name, z in cam.zones.items()}
-        schedule = DetectionScheduler(cam.detect_fps, src.fps)
-        mutes, mutes_at = MuteSet(), -1e9
-        status_at, status_frame_at = -1e9, -1e9
-        wall0 = time.monotonic()
         # What the review page shows as the alert's origin: a replayed file, a file run as a
         # camera (the demo), or a live camera.
-        self._source_kind = "replay" if self.replay else ("live" if src.is_live else "file")
-        self._status(src, "running")
+        kind = "replay" if self.replay else ("live" if src.is_live else "file")
+        sink = AlertSink(
+            self.store, cam.id, self.clips_dir, self._rel, source_kind=kind,
+            snapshot_quality=cam.record.snapshot_quality, zone_px=zone_px, tz=self.cfg.tz,
+        )  # fmt: skip
+        longest_gone = max((r.disappear_after_s for r in self.rules if r.type == "disappear"), default=0.0)
+        recorder = make_recorder(
+            record_spec, cam, src, self.clips_dir, self.cfg.resolve_path(cam.record.segments_dir),
+            buffer_extra_s=longest_gone,
+        )  # fmt: skip
+        gate = self._gate(src)
+        self.source_stats = src.stats
+        motion = self._motion(src) if cam.motion.enabled else None
+        sync = not src.is_live  # files: every detection is waited for, so replays are repeatable
+        asked: _Asked | None = None
+        mutes, mutes_at, schedule_at = MuteSet(), -1e9, -1e9
+        wall0 = time.monotonic()
+        self.status.started(src, recorder)
         frames: Iterator[Frame] = src.frames()
         last_t: datetime | None = None
         last_pts = 0.0
         tick = time.perf_counter()
+
+        def judge_step(dets: sv.Detections, frame: Frame, t: datetime) -> None:
+            nonlocal tick, mutes, mutes_at
+            classified = classify(dets, cam.objects, src.size)
+            tracked = tracker.update(classified)
+            tick = self.clock.add("track", tick)
+            if frame.pts_s - mutes_at >= MUTE_REFRESH_S:
+                mutes, mutes_at = self._mutes(t), frame.pts_s
+            events = judge.step(t, frame.pts_s, tracked, mutes)
+            gate.observe_detections(frame.pts_s, classified, judge.watching())
+            tick = self.clock.add("rules", tick)
+            for ev in events:
+                sink.handle(ev, frame, recorder)
+
         try:
             while not self.stop.is_set():
                 try:
@@ -238,151 +262,156 @@ class CameraPipeline:
                 tick = self.clock.add("decode", tick)
                 self.clock.frames += 1
                 t = self._frame_time(frame, src)
+                if self.first_wall is None:
+                    self.first_wall = t
                 last_t, last_pts = t, frame.pts_s
                 if self.realtime and not src.is_live:
                     ahead = frame.pts_s - (time.monotonic() - wall0)
                     if ahead > 0:
                         time.sleep(ahead)
+                    tick = time.perf_counter()
+                self._note_lag(frame, wall0, src.is_live)
                 recorder.push(frame)
                 tick = self.clock.add("record", tick)
-
-                events: list[AlertEvent] = []
-                dets: sv.Detections | None = None
-                # Detect on a fixed time grid (not every frame): detect_fps is the CPU budget knob.
-                if schedule.due(frame.pts_s):
-                    with det_lock:
-                        dets = detector.detect(frame.image)
-                    tick = self.clock.add("detect", tick)
-                    self.clock.detections += 1
-                    dets = tracker.update(classify(dets, cam.objects, src.size))
-                    tick = self.clock.add("track", tick)
-                    if frame.pts_s - mutes_at >= MUTE_REFRESH_S:
-                        mutes, mutes_at = self._mutes(t), frame.pts_s
-                    events = judge.step(t, frame.pts_s, dets, mutes)
-                    tick = self.clock.add("rules", tick)
-                for ev in events:
-                    self._handle(ev, frame, recorder, zone_px)
-                self._collect_clips(recorder.finished())
+                if frame.pts_s - schedule_at >= SCHEDULE_REFRESH_S:
+                    gate.zones.at(t.astimezone(self.cfg.tz))
+                    schedule_at = frame.pts_s
+                if motion is not None:
+                    gate.observe_motion(frame.pts_s, motion.update(frame.image).boxes)
+                    tick = self.clock.add("motion", tick)
+                if asked is not None and asked.future.done():
+                    judge_step(asked.future.result(), asked.frame, asked.t)
+                    asked = None
+                if gate.due(frame.pts_s):
+                    if sync:
+                        dets = worker.detect(cam.id, frame.image)
+                        tick = self.clock.add("detect", tick)
+                        self.clock.detections += 1
+                        judge_step(dets, frame, t)
+                    elif asked is not None:
+                        self.clock.missed += 1
+                    else:
+                        fut = worker.submit(cam.id, frame.image)
+                        if fut is None:
+                            self.clock.missed += 1
+                        else:
+                            asked = _Asked(fut, frame, t)
+                            self.clock.detections += 1
+                sink.clips_done(recorder.finished())
                 tick = self.clock.add("record", tick)
                 if self.on_frame is not None:
-                    self.on_frame(frame, None if dets is None else float(len(dets)))
-                if frame.pts_s - status_at >= STATUS_EVERY_S or status_at < 0:
-                    want_frame = frame.pts_s - status_frame_at >= STATUS_FRAME_EVERY_S
-                    self._status(src, "running", frame if want_frame else None)
-                    status_at = frame.pts_s
-                    if want_frame:
-                        status_frame_at = frame.pts_s
+                    self.on_frame(frame, None)
+                if self.status.due(frame.pts_s):
+                    self.status.report(src, recorder, gate, self.clock, frame)
                     tick = time.perf_counter()
         finally:
-            # End of file, Ctrl-C or SIGTERM: close open alerts and finish their clips.
+            # End of file, Ctrl-C or SIGTERM: judge the last asked detection, close open alerts and
+            # finish their clips.
+            if asked is not None:
+                try:
+                    judge_step(asked.future.result(timeout=30), asked.frame, asked.t)
+                except Exception:
+                    log.exception("camera %s: the last detection failed", cam.id)
             end_t = last_t or datetime.now(UTC)
             for ev in judge.close_all(end_t, last_pts):
-                self._handle(ev, None, recorder, zone_px)
-            self._collect_clips(recorder.close())
-            self._status(src, "ended" if not src.is_live else "stopped")
+                sink.handle(ev, None, recorder)
+            sink.clips_done(recorder.close())
+            sink.close()
+            self.finished = sink.finished
+            self.status.report(src, recorder, gate, self.clock, None, "ended" if not src.is_live else "stopped")
 
-    # -- alert events -> store, snapshot, clip ---------------------------------------------------
-    def _handle(
-        self, ev: AlertEvent, frame: Frame | None, recorder: ClipRecorder, zone_px: dict[str, np.ndarray]
-    ) -> None:
-        if ev.kind == "start":
-            row = AlertRow(
-                camera=self.cam.id, rule=ev.rule_id, category=ev.category, label=ev.label,
-                zone=ev.zone, severity=ev.severity, started_at=ev.t,
-                start_offset_s=round(ev.offset_s, 3), track_id=ev.track_id,
-                score=round(float(ev.score), 4), source=self._source_kind,
-            )  # fmt: skip
-            alert_id = self.store.insert_alert(row)
-            name = f"{alert_id:06d}-{self.cam.id}-{ev.rule_id}"
-            clip_key = f"{alert_id}"
-            recorder.begin(clip_key, ev.since_offset_s, name)
-            snap = self._snapshot(name, ev, frame, zone_px)
-            if snap is not None:
-                self.store.update_alert(alert_id, snapshot_path=snap)
-                row.snapshot_path = snap
-            self._open[ev.key] = _OpenAlert(row, clip_key, float(ev.score))
-            self._by_id[alert_id] = row
-            log.info(
-                "ALERT %s %s: %s in %s (track %s, score %.2f) at %s",
-                ev.severity.upper(), self.cam.id, ev.rule_id, ev.zone, ev.track_id, ev.score,
-                ev.t.astimezone(self.cfg.tz).isoformat(timespec="seconds"),
-            )  # fmt: skip
+    def _gate(self, src: FrameSource) -> Gate:
+        cam = self.cam
+        rate = RateGate(cam.detect_fps, cam.idle_detect_fps, cam.quiet_check_s, src.fps)
+        zones = WatchedZones(cam, self.rules, src.size, cam.motion.zone_margin)
+        # Without motion gating every frame counts as active: a fixed detect_fps, as before gating.
+        return Gate(rate, zones, always_active=not cam.motion.enabled)
+
+    def _motion(self, src: FrameSource) -> MotionDetector:
+        mask = [polygon_px(m, src.size) for m in self.cam.motion.mask_zones()]
+        return MotionDetector(self.cam.motion, src.size, mask)
+
+    def _note_lag(self, frame: Frame, wall0: float, live: bool) -> None:
+        if live and frame.wall is not None:
+            lag = (datetime.now(UTC) - frame.wall).total_seconds()
+        elif self.realtime:
+            lag = (time.monotonic() - wall0) - frame.pts_s
+        else:
             return
-        current = self._open.get(ev.key)
-        if current is None:
-            return
-        row = current.row
-        assert row.id is not None
-        if ev.kind == "update" and ev.score > current.best_score:
-            current.best_score = float(ev.score)
-            row.score = round(float(ev.score), 4)
-            changes: dict[str, Any] = {"score": row.score}
-            name = f"{row.id:06d}-{self.cam.id}-{ev.rule_id}"
-            snap = self._snapshot(name, ev, frame, zone_px)
-            if snap is not None:
-                changes["snapshot_path"] = row.snapshot_path = snap
-            self.store.update_alert(row.id, **changes)
-        elif ev.kind == "end":
-            row.ended_at = ev.t
-            row.end_offset_s = round(ev.offset_s, 3)
-            self.store.update_alert(row.id, ended_at=ev.t, end_offset_s=row.end_offset_s)
-            recorder.end(current.clip_key, ev.offset_s)
-            del self._open[ev.key]
+        self.max_lag_s = max(self.max_lag_s, lag)
+        self.status.lag_s = max(self.status.lag_s, lag)
 
-    def _snapshot(
-        self, name: str, ev: AlertEvent, frame: Frame | None, zone_px: dict[str, np.ndarray]
-    ) -> str | None:
-        if frame is None:
-            return None
-        label = f"{ev.label} {ev.score:.2f} #{ev.track_id}"
-        path = write_snapshot(
-            self.clips_dir / f"{name}.jpg", frame.image, ev.box, label,
-            zone_px.get(ev.zone), ev.zone, quality=self.cam.record.snapshot_quality,
-        )  # fmt: skip
-        return self._rel(path)
 
-    def _collect_clips(self, done: list[tuple[str, Path]]) -> None:
-        for key, path in done:
-            alert_id = int(key)
-            rel = self._rel(path)
-            self.store.update_alert(alert_id, clip_path=rel)
-            row = self._by_id.pop(alert_id, None)
-            if row is None:
-                continue
-            row.clip_path = rel
-            self.finished.append(
-                AlertSummary(
-                    id=alert_id, camera=row.camera, rule=row.rule, category=row.category,
-                    label=row.label, zone=row.zone, severity=row.severity,
-                    start_s=row.start_offset_s or 0.0, end_s=row.end_offset_s,
-                    track_id=int(row.track_id or 0), score=float(row.score or 0.0),
-                    clip=row.clip_path, snapshot=row.snapshot_path,
-                )  # fmt: skip
-            )
+class StatusReporter:
+    """The camera's row on the Cameras page: state, rates, lag, recording, and a recent frame."""
 
-    def _set_status(self, state: str, **fields: Any) -> None:
+    def __init__(self, store: Store, cfg: AppConfig, cam: ResolvedCamera) -> None:
+        self.store = store
+        self.cam = cam
+        self.status_dir = cfg.resolve_path("data/cameras")
+        self._base = cfg.base_dir
+        self._at = -1e9
+        self._frame_at = -1e9
+        self._detections_at: tuple[float, int] = (0.0, 0)
+        self.lag_s = 0.0  # worst lag since the last report
+
+    def due(self, pts_s: float) -> bool:
+        return pts_s - self._at >= STATUS_EVERY_S
+
+    def set(self, state: str, **fields: Any) -> None:
         try:
             self.store.set_camera_status(self.cam.id, name=self.cam.name, state=state, **fields)
         except Exception:  # status is best-effort: never let it stop detection
             log.exception("camera %s: could not write its status", self.cam.id)
 
-    def _status(self, src: FrameSource, state: str, frame: Frame | None = None) -> None:
-        st = src.stats
+    def started(self, src: FrameSource, recorder: AlertRecorder) -> None:
+        self.set("running", recording=recorder.describe())
+
+    def report(
+        self,
+        src: FrameSource,
+        recorder: AlertRecorder,
+        gate: Gate,
+        clock: StageClock,
+        frame: Frame | None,
+        state: str = "running",
+    ) -> None:
+        """Write the status row; the lag shown is the worst since the last report."""
+        pts = frame.pts_s if frame is not None else self._at + STATUS_EVERY_S
         frame_path = None
-        if frame is not None:
-            self.status_dir.mkdir(parents=True, exist_ok=True)
-            target = self.status_dir / f"{self.cam.id}.jpg"
-            tmp = target.with_suffix(".jpg.part")
-            ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-            if ok:
-                tmp.write_bytes(buf.tobytes())
-                tmp.replace(target)
-                frame_path = self._rel(target)
-        self._set_status(
+        if frame is not None and pts - self._frame_at >= STATUS_FRAME_EVERY_S:
+            frame_path = self._write_frame(frame)
+            self._frame_at = pts
+        t0, n0 = self._detections_at
+        rate = (clock.detections - n0) / (pts - t0) if pts > t0 else None
+        self._detections_at = (pts, clock.detections)
+        self._at = pts
+        st = src.stats
+        self.set(
             state, last_frame_at=st.last_frame_at, fps=round(st.fps, 2) if st.fps else None,
             frames=st.frames, dropped=st.dropped, reconnects=st.reconnects, last_error=st.last_error,
-            frame_path=frame_path or self._last_frame_path(),
+            frame_path=frame_path or self._last_frame_path(), detect_mode=gate.rate.mode,
+            detect_rate=None if rate is None else round(rate, 2), missed=clock.missed,
+            lag_s=round(self.lag_s, 2), recording=recorder.describe(),
         )  # fmt: skip
+        self.lag_s = 0.0
+
+    def _rel(self, p: Path) -> str:
+        try:
+            return str(p.resolve().relative_to(self._base.resolve()))
+        except ValueError:
+            return str(p.resolve())
+
+    def _write_frame(self, frame: Frame) -> str | None:
+        self.status_dir.mkdir(parents=True, exist_ok=True)
+        target = self.status_dir / f"{self.cam.id}.jpg"
+        tmp = target.with_suffix(".jpg.part")
+        ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if not ok:
+            return None
+        tmp.write_bytes(buf.tobytes())
+        tmp.replace(target)
+        return self._rel(target)
 
     def _last_frame_path(self) -> str | None:
         p = self.status_dir / f"{self.cam.id}.jpg"
@@ -409,6 +438,7 @@ def replay_file(
     """Treat a video file as ``camera_id``'s feed; return its alerts once their clips are done."""
     own_store = store is None
     st = store or open_store(cfg)
+    own_pool = detectors is None
     pool = detectors or DetectorPool(cfg.resolve_path("models"))
     bar: Any = None
     on_frame = None
@@ -434,19 +464,27 @@ def replay_file(
             bar.close()
         if own_store:
             st.close()
+        if own_pool:
+            pool.close()
     if clock is not None:
-        for k, v in pipe.clock.seconds.items():
-            clock.seconds[k] += v
-        clock.frames += pipe.clock.frames
-        clock.detections += pipe.clock.detections
+        clock.merge(pipe.clock)
     return sorted(alerts, key=lambda a: (a.start_s, a.rule, a.track_id))
 
 
-def run_cameras(cfg: AppConfig, stop: threading.Event, camera_ids: list[str] | None = None) -> int:
+def run_cameras(
+    cfg: AppConfig,
+    stop: threading.Event,
+    camera_ids: list[str] | None = None,
+    *,
+    realtime: bool = False,
+    pipelines: list[CameraPipeline] | None = None,
+) -> int:
     """Run every enabled camera in its own thread until ``stop`` or until every file ends.
 
-    A camera that fails (bad path, corrupt file, a crash in a stage) is logged and recorded in its
-    status; the others keep running. Returns the number of cameras that failed.
+    All cameras share one detector worker per model. A camera that fails (bad path, corrupt file,
+    a crash in a stage) is logged and recorded in its status; the others keep running. ``realtime``
+    paces video files at their frame rate, as if they were cameras. Returns the number of cameras
+    that failed; ``pipelines`` (if given) receives each camera's pipeline, for the benchmarks.
     """
     ids = camera_ids or [cid for cid in cfg.cameras if cfg.camera(cid).enabled]
     pool = DetectorPool(cfg.resolve_path("models"))
@@ -456,7 +494,11 @@ def run_cameras(cfg: AppConfig, stop: threading.Event, camera_ids: list[str] | N
     def worker(cid: str) -> None:
         store = open_store(cfg)
         try:
-            CameraPipeline(cfg, cid, store, pool, stop=stop).run()
+            pipe = CameraPipeline(cfg, cid, store, pool, stop=stop, realtime=realtime)
+            if pipelines is not None:
+                with lock:
+                    pipelines.append(pipe)
+            pipe.run()
         except SourceError as e:
             log.error("camera %s: %s", cid, e)
             _record_failure(store, cfg, cid, str(e))
@@ -474,9 +516,12 @@ def run_cameras(cfg: AppConfig, stop: threading.Event, camera_ids: list[str] | N
     for th in threads:
         th.start()
     log.info("running %d camera(s): %s", len(ids), ", ".join(ids))
-    for th in threads:
-        while th.is_alive():
-            th.join(timeout=0.5)
+    try:
+        for th in threads:
+            while th.is_alive():
+                th.join(timeout=0.5)
+    finally:
+        pool.close()
     return len(failures)
 
 

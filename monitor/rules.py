@@ -127,6 +127,7 @@ class CameraJudge:
                 self._rule_zones[rule.id] = names
             else:
                 log.debug("camera %s has no zone for rule %s; rule skipped", camera.id, rule.id)
+        self._in_force: set[str] = set()  # rule ids whose schedule was active at the last step
         self._lost_steps = max(1, math.ceil(lost_after_s * camera.detect_fps - 1e-9))
         self._keep_gone_s = max((r.disappear_after_s for r in self._rules if r.type == "disappear"), default=0.0)
         self._tracks: dict[int, _Track] = {}
@@ -145,6 +146,28 @@ class CameraJudge:
     def open_alerts(self) -> list[AlertKey]:
         return self._book.open_keys()
 
+    def watching(self) -> bool:
+        """Does the judge need every detection step now? (Motion gating keeps full rate while it does.)
+
+        Yes while an alert is open; while a track of a category that a rule in force (at the last
+        step) watches is in one of that rule's zones or on its way in (debouncing counts steps);
+        and while a track last seen in a zone that a disappear rule watches may still raise it.
+        """
+        if self._book.open_keys():
+            return True
+        rules = [r for r in self._rules if r.id in self._in_force]
+        for track in self._tracks.values():
+            for rule in rules:
+                if track.category not in rule.objects:
+                    continue
+                zones = self._rule_zones[rule.id]
+                if track.gone:
+                    if rule.type == "disappear" and track.zones_in_last_seen.intersection(zones):
+                        return True
+                elif any(track.presence[z].inside or track.presence[z].streak for z in zones):
+                    return True
+        return False
+
     # ---- the step ----------------------------------------------------------------------------
     def step(self, t: datetime, offset_s: float, dets: sv.Detections, muted: MuteSet = MuteSet()) -> list[AlertEvent]:
         """Judge one detection step; returns the alert events it caused, in a stable order."""
@@ -153,6 +176,7 @@ class CameraJudge:
         self._step_index += 1
         local = t.astimezone(self.tz)
         active = {r.id: schedule_active(r.schedule, local) for r in self._rules}
+        self._in_force = {rid for rid, on in active.items() if on}
         self._observe(dets, offset_s)
         events: list[AlertEvent] = []
         for tid in sorted(self._tracks):

@@ -145,6 +145,15 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX ix_alerts_time_cover ON alerts "
         "(started_at, camera, zone, rule, severity, status, reason)",
     ],
+    # 3: what the Cameras page shows of motion gating and recording: the detection mode and rate,
+    # detection slots missed for lack of CPU, how far behind the camera runs, and the recorder.
+    [
+        "ALTER TABLE camera_status ADD COLUMN detect_mode TEXT",
+        "ALTER TABLE camera_status ADD COLUMN detect_rate REAL",
+        "ALTER TABLE camera_status ADD COLUMN missed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE camera_status ADD COLUMN lag_s REAL",
+        "ALTER TABLE camera_status ADD COLUMN recording TEXT",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -415,17 +424,24 @@ class Store:
         reconnects: int = 0,
         last_error: str | None = None,
         frame_path: str | None = None,
+        detect_mode: str | None = None,
+        detect_rate: float | None = None,
+        missed: int = 0,
+        lag_s: float | None = None,
+        recording: str | None = None,
     ) -> None:
         # Upsert by delete+insert inside one transaction: portable to PostgreSQL unchanged.
         with self.transaction() as c:
             c.execute("DELETE FROM camera_status WHERE camera = ?", (camera,))
             c.execute(
                 "INSERT INTO camera_status (camera, name, state, last_frame_at, fps, frames, dropped, "
-                "reconnects, last_error, frame_path, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "reconnects, last_error, frame_path, detect_mode, detect_rate, missed, lag_s, recording, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     camera, name, state,
                     None if last_frame_at is None else to_db_time(last_frame_at),
-                    fps, frames, dropped, reconnects, last_error, frame_path, now_db(),
+                    fps, frames, dropped, reconnects, last_error, frame_path,
+                    detect_mode, detect_rate, missed, lag_s, recording, now_db(),
                 ),
             )  # fmt: skip
 

@@ -1,0 +1,150 @@
+"""One detector worker shared by every camera of a process, fair to each of them.
+
+Why one worker: the detector is almost all of the CPU a camera costs, and inference already uses
+every core it is given. Cameras that each ran their own model with their own threads thrashed: on
+2 cores, three processes of 2 torch threads each fell to 0.47 camera-realtimes together, where one
+process managed 1.7. So one worker runs one inference at a time with as many threads as the box has
+cores, and every camera hands it frames.
+
+Why fair: each camera may have at most ONE request waiting (a camera that is due again while its
+last frame still waits has missed that slot; the camera counts it and carries on with newer
+frames), and the worker serves the waiting cameras in round-robin order. A camera detecting at
+5/s therefore never starves one that asks once a second.
+
+Batching: when several cameras wait at once and the backend has ``detect_batch``, up to
+``max_batch`` of their frames run as one call (one letterbox/forward pass per image, less Python
+overhead per image). Results are per request; an exception in the detector reaches the camera that
+asked, and the worker goes on serving the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+from monitor.detector import Detector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    """Counters per camera, for the Cameras page and the capacity benchmark."""
+
+    served: dict[str, int] = field(default_factory=dict)
+    wait_s: dict[str, float] = field(default_factory=dict)  # queued -> inference began, summed
+    detect_s: float = 0.0  # inference time, all cameras
+    images: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _Request:
+    camera: str
+    image: np.ndarray
+    queued: float
+    future: Future[sv.Detections]
+
+
+class WorkerClosed(RuntimeError):
+    """The worker was closed: no more detections."""
+
+
+class DetectorWorker:
+    """A thread serving detection requests from many cameras (see the module docstring)."""
+
+    def __init__(self, detector: Detector, *, max_batch: int = 4, name: str = "detector") -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.detector = detector
+        self.max_batch = max_batch
+        self.stats = WorkerStats()
+        self._waiting: OrderedDict[str, _Request] = OrderedDict()  # camera -> its one request
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, camera: str, image: np.ndarray) -> Future[sv.Detections] | None:
+        """Queue ``image`` for ``camera``; None when that camera already has a request waiting."""
+        with self._cond:
+            if self._closed:
+                raise WorkerClosed("the detector worker is closed")
+            if camera in self._waiting:
+                return None
+            fut: Future[sv.Detections] = Future()
+            self._waiting[camera] = _Request(camera, image, time.perf_counter(), fut)
+            self._cond.notify()
+            return fut
+
+    def detect(self, camera: str, image: np.ndarray) -> sv.Detections:
+        """Blocking form of ``submit`` for callers that must have every detection (file replays)."""
+        while True:
+            fut = self.submit(camera, image)
+            if fut is not None:
+                return fut.result()
+            time.sleep(0.001)  # only when one camera id is used by two callers at once
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+    def close(self) -> None:
+        """Stop serving; requests still waiting fail with WorkerClosed."""
+        with self._cond:
+            self._closed = True
+            left = list(self._waiting.values())
+            self._waiting.clear()
+            self._cond.notify_all()
+        for req in left:
+            req.future.set_exception(WorkerClosed("the detector worker was closed"))
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
+
+    # -- the worker thread ------------------------------------------------------------------------
+    def _take(self) -> list[_Request]:
+        """Up to max_batch requests, oldest camera turn first; the served cameras go to the back."""
+        with self._cond:
+            while not self._waiting and not self._closed:
+                self._cond.wait()
+            batch = []
+            while self._waiting and len(batch) < self.max_batch:
+                _cam, req = self._waiting.popitem(last=False)
+                batch.append(req)
+            return batch
+
+    def _serve(self) -> None:
+        while True:
+            batch = self._take()
+            if not batch:
+                return  # closed and drained
+            began = time.perf_counter()
+            for req in batch:
+                self.stats.wait_s[req.camera] = self.stats.wait_s.get(req.camera, 0.0) + began - req.queued
+            try:
+                results = self._run([r.image for r in batch])
+            except Exception as exc:  # the camera that asked decides what a failure means
+                for req in batch:
+                    req.future.set_exception(exc)
+                continue
+            finally:
+                self.stats.detect_s += time.perf_counter() - began
+                self.stats.batches += 1
+                self.stats.images += len(batch)
+            for req, dets in zip(batch, results, strict=True):
+                self.stats.served[req.camera] = self.stats.served.get(req.camera, 0) + 1
+                req.future.set_result(dets)
+
+    def _run(self, images: list[np.ndarray]) -> list[sv.Detections]:
+        batch_fn: Any = getattr(self.detector, "detect_batch", None)
+        if batch_fn is not None and len(images) > 1:
+            return list(batch_fn(images))
+        return [self.detector.detect(im) for im in images]
