@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -201,9 +202,11 @@ def write_bench_clips(out: Path, params: BenchParams, force: bool = False) -> tu
         (out / STAMP).unlink(missing_ok=True)  # a half-written set must never pass for a finished one
         for c in clips:
             log.info("rendering %s (%g s)", c.stem, c.duration_s)
+            started = time.monotonic()
             partial = out / f"{c.stem}.partial.mp4"
             result = render_clip(c, partial)
             partial.replace(out / f"{c.stem}.mp4")
+            log.info("rendered %s in %.0f s", c.stem, time.monotonic() - started)
             for stem, gt in ground_truth(c, result.tracks):
                 (out / f"{stem}.json").write_text(dumps(gt))
         stamp = {"params": wanted, "files": {p.name: _sha256(p) for p in media}}
