@@ -1,4 +1,4 @@
-"""Command line: ``python -m monitor.synth train|finish|clips|preview``."""
+"""Command line: ``python -m monitor.synth train|finish|clips|bench-clips|preview``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("clips", help="render every scenario clip and its ground truth")
     c.add_argument("--out", type=Path, default=Path("sample_videos"))
     c.add_argument("--only", nargs="*", help="clip stems to render (default: all)")
+    b = sub.add_parser("bench-clips", help="render the capacity benchmark's footage (quiet shoreline, wade-in), "
+                                           "unless the same footage is already there")
+    b.add_argument("--out", type=Path, default=Path("data/bench"), help="where the clips go (gitignored)")
+    b.add_argument("--seconds", type=float, default=60.0, help="length of each clip")
+    b.add_argument("--seed", type=int, default=1201, help="the scene and its actors")
+    b.add_argument("--wade-at", type=float, default=None,
+                   help="when the wader reaches the water, in seconds (default: 20, or a third of a shorter clip)")
+    b.add_argument("--force", action="store_true", help="render even when the stamp says the clips are up to date")
     pv = sub.add_parser("preview", help="write one PNG of a scenario frame, with its true boxes")
     pv.add_argument("stem")
     pv.add_argument("--t", type=float, default=0.0)
@@ -61,6 +69,18 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in write_all(args.out, args.only):
             print(path)
+        return 0
+    if args.cmd == "bench-clips":
+        from monitor.synth.bench import BenchParams, default_wade_at, write_bench_clips
+
+        try:
+            params = BenchParams(args.seconds, args.seed, default_wade_at(args.seconds) if args.wade_at is None else args.wade_at)
+        except ValueError as e:
+            p.error(str(e))
+        paths, rendered = write_bench_clips(args.out, params, args.force)
+        for path in paths:
+            print(path)
+        print("rendered" if rendered else "up to date: nothing rendered")
         return 0
     if args.cmd == "preview":
         from monitor.synth.scenarios import preview

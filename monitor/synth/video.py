@@ -20,16 +20,26 @@ def ffmpeg_exe() -> str:
 
 
 class Mp4Writer:
-    """Pipe raw BGR frames into ffmpeg (libx264, yuv420p, faststart)."""
+    """Pipe raw BGR frames into ffmpeg (libx264, yuv420p, faststart).
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, crf: int = 28, preset: str = "medium") -> None:
+    ``gop``: when set, a keyframe every ``gop`` frames exactly and no B-frames, as an IP camera
+    streams: a recorder that copies the stream can only cut at keyframes, and RTP carries no
+    decode timestamps for B-frames. Left unset, x264 places keyframes itself (up to 250 frames
+    apart, more at scene cuts), which suits the sample clips and keeps their bytes as they were.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, crf: int = 28, preset: str = "medium",
+                 gop: int | None = None) -> None:
+        if gop is not None and gop < 1:
+            raise ValueError(f"gop must be at least 1 frame, got {gop}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.shape = (height, width, 3)
+        camera_like = [] if gop is None else ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", "0"]
         cmd = [
             ffmpeg_exe(), "-y", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-",
-            "-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+            "-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), *camera_like, "-pix_fmt", "yuv420p",
             "-threads", "1", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
             "-movflags", "+faststart", str(path),
         ]
