@@ -22,6 +22,7 @@ from monitor.config import AppConfig, load_config
 
 from . import db
 from .daycounts import DayCounts
+from .ids import IdConverter
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ def create_app(
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_secret_key(inst)
     app.extensions["lakeshore"] = WebContext(cfg)
+    # Before any blueprint adds a route: every id in a URL is range-checked by this converter.
+    app.url_map.converters["id"] = IdConverter
 
     from . import alerts, api, audit, auth, cameras, stats, views
 

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import db
 from .auth import current_user, require_role
+from .ids import id_arg
 from .media import send_alert_media
 from .verdicts import VerdictError, parse_verdict, reason_label
 
@@ -67,7 +68,7 @@ def list_alerts() -> Response:
     offset = _int_arg("offset", 0, 0, 10_000_000)
     store, user, tz = db.get_store(), current_user(), _ctx().cfg.tz
     if "since" in request.args:
-        since = _int_arg("since", 0, 0, 2**62)
+        since = id_arg("since", 0, lo=0)
         where, args = f.where(tz, user.id)
         where += (" AND " if where else " WHERE ") + "id > ?"
         rows = store.conn.execute(
@@ -84,7 +85,7 @@ def list_alerts() -> Response:
     )
 
 
-@bp.route("/alerts/<int:alert_id>")
+@bp.route("/alerts/<id:alert_id>")
 def get_alert(alert_id: int) -> Response:
     a = db.get_alert_or_404(alert_id)
     history = db.alert_history(db.get_store(), alert_id)
@@ -94,7 +95,7 @@ def get_alert(alert_id: int) -> Response:
     ])  # fmt: skip
 
 
-@bp.route("/alerts/<int:alert_id>/verdict", methods=["POST"])
+@bp.route("/alerts/<id:alert_id>/verdict", methods=["POST"])
 @require_role("reviewer")
 def verdict(alert_id: int) -> tuple[Response, int] | Response:
     if not g.by_token:
@@ -113,11 +114,11 @@ def verdict(alert_id: int) -> tuple[Response, int] | Response:
     return jsonify(alert=alert_json(db.get_alert_or_404(alert_id)))
 
 
-@bp.route("/alerts/<int:alert_id>/clip")
+@bp.route("/alerts/<id:alert_id>/clip")
 def clip(alert_id: int) -> Response:
     return send_alert_media(alert_id, "clip")
 
 
-@bp.route("/alerts/<int:alert_id>/snapshot")
+@bp.route("/alerts/<id:alert_id>/snapshot")
 def snapshot(alert_id: int) -> Response:
     return send_alert_media(alert_id, "snapshot")

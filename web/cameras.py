@@ -137,7 +137,7 @@ def add_mute() -> BaseResponse:
     return redirect(url_for("cameras.index"))
 
 
-@bp.route("/cameras/mutes/<int:mute_id>/cancel", methods=["POST"])
+@bp.route("/cameras/mutes/<id:mute_id>/cancel", methods=["POST"])
 @require_role("admin")
 def cancel_mute(mute_id: int) -> BaseResponse:
     now = _ctx().clock()

@@ -28,7 +28,7 @@ ROUTES = [
 def test_route_list_covers_the_app(app: Flask) -> None:
     rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint not in ("static", "auth.login")}
     listed = {url.split("?")[0].replace("/1", "/<int:x>").replace("/pier", "/<camera_id>") for _, url in ROUTES}
-    normalised = {r.replace("<int:alert_id>", "<int:x>").replace("<int:mute_id>", "<int:x>") for r in rules}
+    normalised = {r.replace("<id:alert_id>", "<int:x>").replace("<id:mute_id>", "<int:x>") for r in rules}
     assert normalised == listed, f"routes not covered: {normalised - listed}; stale: {listed - normalised}"
 
 
