@@ -6,10 +6,11 @@ A logged-in browser session may call it too; its POSTs then need the CSRF token 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask_wtf.csrf import CSRFProtect
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import db
 from .auth import current_user, require_role
@@ -40,6 +41,40 @@ def alert_json(a: dict[str, Any]) -> dict[str, Any]:
         "snapshot_url": url_for("api.snapshot", alert_id=a["id"]) if a["snapshot_path"] else None,
         "page_url": url_for("alerts.detail", alert_id=a["id"]),
     }  # fmt: skip
+
+
+class VerdictBody(BaseModel):
+    """The body of ``POST /api/alerts/<id>/verdict``. Types only: what the values may be is
+    ``parse_verdict``'s to say, for the form and the API alike."""
+
+    # strict: 1 is not "1"; forbid: a misspelt key ("reasn") is an error, not a verdict without it.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    verdict: str
+    reason: str | None = None
+    note: str | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body(model: type[M]) -> M:
+    """The request's JSON object checked against ``model``, or a 400 whose ``error`` names each
+    wrong field and whose ``fields`` lists them."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        fields = ", ".join(f'"{name}": ...' for name in model.model_fields)
+        abort(400, description=f"send a JSON object with Content-Type application/json: {{{fields}}}")
+    try:
+        return model.model_validate(body)
+    except ValidationError as e:
+        problems = [(".".join(str(p) for p in err["loc"]), err["msg"]) for err in e.errors()]
+        resp = jsonify(
+            error="; ".join(f"{where}: {msg}" for where, msg in problems),
+            fields=sorted({where.split(".")[0] for where, _ in problems}),
+        )
+        resp.status_code = 400
+        abort(resp)
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -101,12 +136,10 @@ def verdict(alert_id: int) -> tuple[Response, int] | Response:
     if not g.by_token:
         csrf: CSRFProtect = current_app.extensions["csrf"]
         csrf.protect()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description='send a JSON object: {"verdict": "confirm"|"dismiss", "reason": ..., "note": ...}')
+    body = json_body(VerdictBody)
     db.get_alert_or_404(alert_id)
     try:
-        v = parse_verdict(body.get("verdict"), body.get("reason"), body.get("note"))
+        v = parse_verdict(body.verdict, body.reason, body.note)
     except VerdictError as e:
         return jsonify(error=str(e)), 400
     user = current_user()

@@ -16,18 +16,18 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 MAX_ID = 2**63 - 1
 _MAX_DIGITS = len(str(MAX_ID))
-SHOWN_CHARS = 40
+QUOTED_CHARS = 40
 
 
 class IdError(ValueError):
     """A value that is not an id; the message names the parameter and the allowed range."""
 
 
-def shown(value: Any) -> str:
+def quoted(value: Any) -> str:
     """A request value quoted in an error message, cut short: a message must not echo a megabyte
     back (nor grow a session cookie past what a browser keeps, when it is flashed)."""
     text = repr(value)
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 4] + "…" + text[-3:]
+    return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 4] + "…" + text[-3:]
 
 
 def parse_id(raw: Any, name: str, *, lo: int = 1) -> int:
@@ -36,7 +36,7 @@ def parse_id(raw: Any, name: str, *, lo: int = 1) -> int:
         value = int(raw)
         if lo <= value <= MAX_ID:
             return value
-    raise IdError(f"{name} must be a whole number from {lo} to {MAX_ID}, not {shown(raw)}")
+    raise IdError(f"{name} must be a whole number from {lo} to {MAX_ID}, not {quoted(raw)}")
 
 
 D = TypeVar("D", int, None)

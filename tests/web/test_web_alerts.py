@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -243,6 +244,18 @@ def test_media_paths_come_from_the_store_relative_to_the_config(client, reviewer
     assert client.get(f"/alerts/{alert_id}/clip").status_code == 404
     # A path in the request is never a file name: there is no route that takes one.
     assert client.get("/alerts/clip?path=/etc/passwd").status_code == 404
+
+
+def test_a_huge_form_value_does_not_bloat_the_session_cookie(client, reviewer: Auth, site: Site) -> None:
+    alert_id = site.add_alert()
+    # Random text: the session cookie is compressed, so a repeated letter would hide the growth.
+    reason = secrets.token_urlsafe(50_000)
+    resp = reviewer.post(f"/alerts/{alert_id}/verdict", {"verdict": "dismiss", "reason": reason})
+    assert resp.status_code == 302
+    cookie = client.get_cookie("lakeshore_session")
+    # Browsers drop a cookie over 4 kB: the officer would be logged out by a long error message.
+    assert cookie is not None and len(cookie.value) < 2000
+    assert "is not allowed" in client.get(resp.headers["Location"]).get_data(as_text=True)
 
 
 def test_csv_export_has_verdicts_and_no_formulas(client, reviewer: Auth, site: Site) -> None:
