@@ -145,6 +145,12 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX ix_alerts_time_cover ON alerts "
         "(started_at, camera, zone, rule, severity, status, reason)",
     ],
+    # 3: a per-user session epoch. Logging out, a new password, disabling and a role change raise
+    # it, and the review page refuses a session cookie made under an older one (a signed cookie
+    # cannot be recalled from the browser that holds it, or from a copy).
+    [
+        "ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -21,7 +21,6 @@ from flask.testing import FlaskClient
 
 from monitor.config import AppConfig
 from monitor.store import AlertRow, Store
-from web.auth import password_stamp
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_OUTPUT = REPO / "test-output"
@@ -141,10 +140,10 @@ class Auth:
         """Log in without typing the password (that path has its own tests): the session a login
         makes, written through Flask's test session."""
         with self.store() as st:
-            row = st.conn.execute("SELECT id, password_hash FROM users WHERE name = ?", (name,)).fetchone()
+            row = st.conn.execute("SELECT id, session_epoch FROM users WHERE name = ?", (name,)).fetchone()
         with self.client.session_transaction() as sess:
             sess["uid"] = row["id"]
-            sess["pw"] = password_stamp(row["password_hash"])
+            sess["epoch"] = row["session_epoch"]
 
     def store(self) -> Store:
         cfg = self.client.application.extensions["lakeshore"].cfg

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
 from monitor.store import from_db_time
 from web.auth import LOGIN_FAILED
-from web.users import FREE_FAILURES, create_token, set_disabled, set_password
+from web.users import FREE_FAILURES, create_token, set_disabled, set_password, set_role
 
 from tests.web.helpers import PASSWORD, Auth, Site
 
@@ -105,6 +108,58 @@ def test_changed_password_ends_old_sessions(client, auth: Auth, site: Site) -> N
     with site.store() as s:
         set_password(s, "viewer", "a brand new password", "test")
     assert client.get("/alerts").status_code == 302
+
+
+def get_with_cookie(base: str, path: str, cookie: str) -> http.client.HTTPResponse:
+    """A plain HTTP request to the real server carrying only this session cookie, as a second
+    browser (or someone who copied the cookie) would send it."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    conn.request("GET", path, headers={"Cookie": f"lakeshore_session={cookie}"})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp
+
+
+def end_by(how: str, auth: Auth, site: Site) -> None:
+    if how == "logout":
+        assert auth.post("/logout").status_code == 302
+        return
+    with site.store() as s:
+        if how == "password":
+            set_password(s, "reviewer", "a brand new password", "test")
+        elif how == "disable":
+            # Enabled again at once: the sessions from before must stay ended all the same.
+            set_disabled(s, "reviewer", True, "test")
+            set_disabled(s, "reviewer", False, "test")
+        else:
+            set_role(s, "reviewer", "viewer", "test")
+
+
+@pytest.mark.parametrize("how", ["logout", "password", "disable", "role"])
+def test_ending_a_session_refuses_its_copied_cookie(client, auth: Auth, site: Site, live_server: str, how: str) -> None:
+    assert auth.login("reviewer").status_code == 302
+    cookie = client.get_cookie("lakeshore_session")
+    assert cookie is not None
+    copied = cookie.value
+    assert get_with_cookie(live_server, "/alerts", copied).status == 200
+    end_by(how, auth, site)
+    resp = get_with_cookie(live_server, "/alerts", copied)
+    assert resp.status == 302 and resp.headers["Location"].startswith("/login")
+    assert get_with_cookie(live_server, "/api/alerts", copied).status == 401
+
+
+def test_logout_leaves_other_users_logged_in(app: Flask, client, auth: Auth, live_server: str) -> None:
+    other = Auth(app.test_client())
+    other.login("viewer")
+    viewer_cookie = other.client.get_cookie("lakeshore_session")
+    assert viewer_cookie is not None
+    auth.login("reviewer")
+    auth.post("/logout")
+    assert get_with_cookie(live_server, "/alerts", viewer_cookie.value).status == 200
+    assert auth.login("reviewer").status_code == 302, "logging in again after a logout works"
+    assert client.get("/alerts").status_code == 200
 
 
 @pytest.mark.parametrize("target,expected", [
