@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, Flask, Response, abort, current_app, flash, g, jsonify, redirect, render_template,
-    request, session, url_for,
+    Blueprint, Flask, Response, abort, current_app, flash, g, jsonify, make_response, redirect,
+    render_template, request, session, url_for,
 )  # fmt: skip
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -27,6 +28,7 @@ bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 LOGIN_FAILED = "Wrong user name or password, or the account is locked for a while."
+TOO_MANY_FAILED = "Too many failed logins from this computer. Wait {wait} and try again."
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,14 +113,28 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | BaseResponse:
     if request.method == "POST":
         name = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         ctx = current_app.extensions["lakeshore"]
+        address = request.remote_addr or "unknown"
+        # Before the password check: a refused guess must not cost a third of a second of scrypt.
+        wait = ctx.login_throttle.wait_s(address)
+        if wait is not None:
+            log.warning("login refused for %r: too many failed logins from %s", name, address)
+            flash(TOO_MANY_FAILED.format(wait=_wait_text(wait)), "error")
+            resp = make_response(render_template("login.html", username=name), 429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         user = authenticate(get_store(), name, password, ctx.clock()) if name and password else None
         if user is None:
+            ctx.login_throttle.failed(address)
             flash(LOGIN_FAILED, "error")
             return render_template("login.html", username=name), 401  # type: ignore[return-value]
         session.clear()  # a fresh session: no fixation
