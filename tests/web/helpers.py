@@ -4,6 +4,7 @@ a real SQLite store, and a client that logs in and sends CSRF tokens as a browse
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import numpy as np
 from flask import Flask
 from flask.testing import FlaskClient
 
-from monitor.config import AppConfig
+from monitor.config import AppConfig, load_config
 from monitor.store import AlertRow, Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,6 +92,15 @@ def make_jpeg(path: Path, size: tuple[int, int] = (320, 180), seed: int = 0) -> 
     if not cv2.imwrite(str(path), img):
         raise OSError(f"could not write {path}")
     return path
+
+
+def site_with_media(config_path: Path, clip: Path, snapshot: Path) -> Site:
+    """The site of ``config_path``, with copies of ``clip`` and ``snapshot`` in its clips folder
+    (the page serves nothing from outside it); alerts point at the copies."""
+    cfg = load_config(config_path)
+    clips = cfg.resolve_path(cfg.record.dir)
+    clips.mkdir(parents=True, exist_ok=True)
+    return Site(config_path, cfg, Path(shutil.copy(clip, clips)), Path(shutil.copy(snapshot, clips)))
 
 
 @dataclass
