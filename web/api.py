@@ -6,11 +6,11 @@ A logged-in browser session may call it too; its POSTs then need the CSRF token 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask_wtf.csrf import CSRFProtect
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from . import db
 from .auth import current_user, require_role
@@ -43,6 +43,18 @@ def alert_json(a: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _storable(text: str) -> str:
+    # JSON may carry a lone surrogate ("\ud800"); SQLite takes only valid UTF-8.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
 class VerdictBody(BaseModel):
     """The body of ``POST /api/alerts/<id>/verdict``. Types only: what the values may be is
     ``parse_verdict``'s to say, for the form and the API alike."""
@@ -50,9 +62,9 @@ class VerdictBody(BaseModel):
     # strict: 1 is not "1"; forbid: a misspelt key ("reasn") is an error, not a verdict without it.
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    verdict: str
-    reason: str | None = None
-    note: str | None = None
+    verdict: Text
+    reason: Text | None = None
+    note: Text | None = None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,7 +73,10 @@ M = TypeVar("M", bound=BaseModel)
 def json_body(model: type[M]) -> M:
     """The request's JSON object checked against ``model``, or a 400 whose ``error`` names each
     wrong field and whose ``fields`` lists them."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # "[[[[..." nested past the parser's depth: not a body we take either
+        body = None
     if not isinstance(body, dict):
         fields = ", ".join(f'"{name}": ...' for name in model.model_fields)
         abort(400, description=f"send a JSON object with Content-Type application/json: {{{fields}}}")

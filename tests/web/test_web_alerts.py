@@ -304,6 +304,14 @@ def test_a_huge_form_value_does_not_bloat_the_session_cookie(client, reviewer: A
     assert "is not allowed" in client.get(resp.headers["Location"]).get_data(as_text=True)
 
 
+@pytest.mark.parametrize("url", ["/alerts", "/alerts/poll", "/export.csv", "/api/alerts", "/alerts/{id}"])
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=0001-01-01"])
+def test_dates_at_the_ends_of_the_calendar_are_400(client, reviewer: Auth, site: Site, url: str, query: str) -> None:
+    alert_id = site.add_alert()
+    resp = client.get(f"{url.format(id=alert_id)}?{query}")
+    assert resp.status_code == 400 and "out of range" in resp.get_data(as_text=True)
+
+
 def test_csv_export_has_verdicts_and_no_formulas(client, reviewer: Auth, site: Site) -> None:
     a = site.add_alert(label="=HYPERLINK(\"http://x\")")
     reviewer.post(f"/alerts/{a}/verdict", {"verdict": "dismiss", "reason": "drill", "note": "+1 call 110"})

@@ -87,6 +87,7 @@ WRONG_TYPES = [
     ({"verdict": "dismiss", "reason": 7}, "reason"), ({"verdict": "dismiss", "reason": ["drill"]}, "reason"),
     ({"verdict": "confirm", "note": 12.5}, "note"), ({"verdict": "confirm", "note": {"a": [1]}}, "note"),
     ({"verdict": "confirm", "reviewer": "someone else"}, "reviewer"),
+    ({"verdict": "confirm", "note": "\ud800"}, "note"),  # a lone surrogate: valid JSON, not storable text
 ]  # fmt: skip
 
 
@@ -99,6 +100,13 @@ def test_verdict_of_the_wrong_shape_is_400_naming_the_field(client, site: Site, 
     assert answer["fields"] == [field] and answer["error"].startswith(f"{field}: ")
     with site.store() as s:
         assert s.get_alert(alert_id).status == "new"  # type: ignore[union-attr]
+
+
+def test_json_nested_past_the_parser_is_400(client, site: Site, token: str) -> None:
+    alert_id = site.add_alert()
+    resp = client.post(f"/api/alerts/{alert_id}/verdict", headers=bearer(token),
+                       data="[" * 100_000 + "]" * 100_000, content_type="application/json")  # fmt: skip
+    assert resp.status_code == 400 and "JSON object" in resp.get_json()["error"]
 
 
 def test_verdict_with_null_reason_and_note_is_fine(client, site: Site, token: str) -> None:
