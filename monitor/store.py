@@ -145,7 +145,13 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX ix_alerts_time_cover ON alerts "
         "(started_at, camera, zone, rule, severity, status, reason)",
     ],
-    # 3: what the Cameras page shows of motion gating and recording: the detection mode and rate,
+    # 3: a per-user session epoch. Logging out, a new password, disabling and a role change raise
+    # it, and the review page refuses a session cookie made under an older one (a signed cookie
+    # cannot be recalled from the browser that holds it, or from a copy).
+    [
+        "ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0",
+    ],
+    # 4: what the Cameras page shows of motion gating and recording: the detection mode and rate,
     # detection slots missed for lack of CPU, how far behind the camera runs, and the recorder.
     [
         "ALTER TABLE camera_status ADD COLUMN detect_mode TEXT",

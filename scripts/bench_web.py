@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.store import Store, to_db_time  # noqa: E402
 from web import create_app  # noqa: E402
-from web.auth import password_stamp  # noqa: E402
 from web.users import add_user, create_token  # noqa: E402
 
 CAMERAS = {"pier": ["water", "beach"], "ramp": ["slipway", "water"], "bay": ["ice", "reeds"], "beach": ["sand", "water"]}
@@ -106,7 +105,7 @@ def main() -> int:
             fill(store, args.alerts, args.seed)
             user = add_user(store, "anna", "reviewer", secrets.token_urlsafe(16), "bench")
             token = create_token(store, "anna", "bench", "bench")
-            pw_hash = store.conn.execute("SELECT password_hash FROM users WHERE id = ?", (user.id,)).fetchone()[0]
+            epoch = store.conn.execute("SELECT session_epoch FROM users WHERE id = ?", (user.id,)).fetchone()[0]
             mid = store.conn.execute("SELECT id FROM alerts ORDER BY started_at DESC LIMIT 1 OFFSET 5000").fetchone()[0]
             top = store.conn.execute("SELECT MAX(id) FROM alerts").fetchone()[0]
         print(f"filled {args.alerts:,} alerts in {time.perf_counter() - t0:.1f} s ({folder / 'bench.db'})")
@@ -114,7 +113,7 @@ def main() -> int:
         app = create_app(cfg_path, {"SECRET_KEY": secrets.token_hex(32)}, instance_path=folder / "instance")
         client = app.test_client()
         with client.session_transaction() as sess:
-            sess["uid"], sess["pw"] = user.id, password_stamp(pw_hash)
+            sess["uid"], sess["epoch"] = user.id, epoch
         today = datetime.now(UTC).date()
         week = (today - timedelta(days=7)).isoformat()
         api = {"Authorization": f"Bearer {token}"}

@@ -22,6 +22,11 @@ from monitor.config import AppConfig, load_config
 
 from . import db
 from .daycounts import DayCounts
+from . import throttle
+from .ids import IdConverter
+from .throttle import LoginLimitError, LoginThrottle
+
+__all__ = ["LoginLimitError", "SecretKeyError", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +46,15 @@ def _utc_now() -> datetime:
 
 @dataclass
 class WebContext:
-    """What the blueprints need from the application: the monitor's config, a clock, and the
-    statistics' running counts.
+    """What the blueprints need from the application: the monitor's config, the failed-login
+    counts, a clock, and the statistics' running counts.
 
     The clock is a plain attribute so that a test can move time forward (a mute expiring) without
     patching anything.
     """
 
     cfg: AppConfig
+    login_throttle: LoginThrottle
     clock: Callable[[], datetime] = field(default=_utc_now)
     day_counts: DayCounts = field(init=False)
     # (period start, end, (newest alert id, newest audit id)) -> false-alarm tables; see stats.py
@@ -113,11 +119,15 @@ def create_app(
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=0,
     )
+    # Failed logins allowed per client address (see throttle.py), e.g. "10 per minute; 100 per hour".
+    app.config[throttle.CONFIG_KEY] = os.environ.get(throttle.ENV, "").strip() or throttle.DEFAULT
     if test_config:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_secret_key(inst)
-    app.extensions["lakeshore"] = WebContext(cfg)
+    app.extensions["lakeshore"] = WebContext(cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]))
+    # Before any blueprint adds a route: every id in a URL is range-checked by this converter.
+    app.url_map.converters["id"] = IdConverter
 
     from . import alerts, api, audit, auth, cameras, stats, views
 

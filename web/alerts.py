@@ -19,6 +19,7 @@ from monitor.store import Store, from_db_time
 from . import db
 from .auth import current_user, require_role
 from .export import csv_lines
+from .ids import IdError, id_arg, parse_id
 from .media import send_alert_media
 from .verdicts import VerdictError, parse_verdict, reason_label
 from .views import local_time
@@ -125,10 +126,7 @@ def poll() -> Response:
     page, so a live row looks exactly like a reloaded one.
     """
     f = _filter_or_400()
-    try:
-        since = int(request.args.get("since", "0"))
-    except ValueError:
-        abort(400, description="since must be an alert id (a whole number)")
+    since = id_arg("since", 0, lo=0)
     store, user = db.get_store(), current_user()
     new = db.list_alerts(store, f, _ctx().cfg.tz, user.id, limit=db.PAGE_SIZE, since_id=since)
     rows = render_template(
@@ -140,7 +138,7 @@ def poll() -> Response:
     )
 
 
-@bp.route("/alerts/<int:alert_id>")
+@bp.route("/alerts/<id:alert_id>")
 def detail(alert_id: int) -> str:
     alert = db.get_alert_or_404(alert_id)
     f = _filter_or_400()
@@ -165,7 +163,7 @@ def _back_query() -> dict[str, Any]:
         return {}
 
 
-@bp.route("/alerts/<int:alert_id>/verdict", methods=["POST"])
+@bp.route("/alerts/<id:alert_id>/verdict", methods=["POST"])
 @require_role("reviewer")
 def verdict(alert_id: int) -> BaseResponse:
     db.get_alert_or_404(alert_id)
@@ -195,9 +193,9 @@ def bulk_dismiss() -> BaseResponse:
         query["page"] = request.form["page"]
     back = url_for("alerts.index", **query)
     try:
-        ids = sorted({int(i) for i in request.form.getlist("ids")})
-    except ValueError:
-        abort(400, description="ids must be alert ids (whole numbers)")
+        ids = sorted({parse_id(i, "ids") for i in request.form.getlist("ids")})
+    except IdError as e:
+        abort(400, description=str(e))
     if not ids:
         flash("Tick the alerts to dismiss first.", "error")
         return redirect(back)
@@ -214,12 +212,12 @@ def bulk_dismiss() -> BaseResponse:
     return redirect(back)
 
 
-@bp.route("/alerts/<int:alert_id>/clip")
+@bp.route("/alerts/<id:alert_id>/clip")
 def clip(alert_id: int) -> Response:
     return send_alert_media(alert_id, "clip")
 
 
-@bp.route("/alerts/<int:alert_id>/snapshot")
+@bp.route("/alerts/<id:alert_id>/snapshot")
 def snapshot(alert_id: int) -> Response:
     return send_alert_media(alert_id, "snapshot")
 

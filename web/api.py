@@ -6,13 +6,15 @@ A logged-in browser session may call it too; its POSTs then need the CSRF token 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask_wtf.csrf import CSRFProtect
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from . import db
 from .auth import current_user, require_role
+from .ids import id_arg
 from .media import send_alert_media
 from .verdicts import VerdictError, parse_verdict, reason_label
 
@@ -41,6 +43,55 @@ def alert_json(a: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _storable(text: str) -> str:
+    # JSON may carry a lone surrogate ("\ud800"); SQLite takes only valid UTF-8.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
+class VerdictBody(BaseModel):
+    """The body of ``POST /api/alerts/<id>/verdict``. Types only: what the values may be is
+    ``parse_verdict``'s to say, for the form and the API alike."""
+
+    # strict: 1 is not "1"; forbid: a misspelt key ("reasn") is an error, not a verdict without it.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    verdict: Text
+    reason: Text | None = None
+    note: Text | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body(model: type[M]) -> M:
+    """The request's JSON object checked against ``model``, or a 400 whose ``error`` names each
+    wrong field and whose ``fields`` lists them."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # "[[[[..." nested past the parser's depth: not a body we take either
+        body = None
+    if not isinstance(body, dict):
+        fields = ", ".join(f'"{name}": ...' for name in model.model_fields)
+        abort(400, description=f"send a JSON object with Content-Type application/json: {{{fields}}}")
+    try:
+        return model.model_validate(body)
+    except ValidationError as e:
+        problems = [(".".join(str(p) for p in err["loc"]), err["msg"]) for err in e.errors()]
+        resp = jsonify(
+            error="; ".join(f"{where}: {msg}" for where, msg in problems),
+            fields=sorted({where.split(".")[0] for where, _ in problems}),
+        )
+        resp.status_code = 400
+        abort(resp)
+
+
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
@@ -67,7 +118,7 @@ def list_alerts() -> Response:
     offset = _int_arg("offset", 0, 0, 10_000_000)
     store, user, tz = db.get_store(), current_user(), _ctx().cfg.tz
     if "since" in request.args:
-        since = _int_arg("since", 0, 0, 2**62)
+        since = id_arg("since", 0, lo=0)
         where, args = f.where(tz, user.id)
         where += (" AND " if where else " WHERE ") + "id > ?"
         rows = store.conn.execute(
@@ -84,7 +135,7 @@ def list_alerts() -> Response:
     )
 
 
-@bp.route("/alerts/<int:alert_id>")
+@bp.route("/alerts/<id:alert_id>")
 def get_alert(alert_id: int) -> Response:
     a = db.get_alert_or_404(alert_id)
     history = db.alert_history(db.get_store(), alert_id)
@@ -94,18 +145,16 @@ def get_alert(alert_id: int) -> Response:
     ])  # fmt: skip
 
 
-@bp.route("/alerts/<int:alert_id>/verdict", methods=["POST"])
+@bp.route("/alerts/<id:alert_id>/verdict", methods=["POST"])
 @require_role("reviewer")
 def verdict(alert_id: int) -> tuple[Response, int] | Response:
     if not g.by_token:
         csrf: CSRFProtect = current_app.extensions["csrf"]
         csrf.protect()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description='send a JSON object: {"verdict": "confirm"|"dismiss", "reason": ..., "note": ...}')
+    body = json_body(VerdictBody)
     db.get_alert_or_404(alert_id)
     try:
-        v = parse_verdict(body.get("verdict"), body.get("reason"), body.get("note"))
+        v = parse_verdict(body.verdict, body.reason, body.note)
     except VerdictError as e:
         return jsonify(error=str(e)), 400
     user = current_user()
@@ -113,11 +162,11 @@ def verdict(alert_id: int) -> tuple[Response, int] | Response:
     return jsonify(alert=alert_json(db.get_alert_or_404(alert_id)))
 
 
-@bp.route("/alerts/<int:alert_id>/clip")
+@bp.route("/alerts/<id:alert_id>/clip")
 def clip(alert_id: int) -> Response:
     return send_alert_media(alert_id, "clip")
 
 
-@bp.route("/alerts/<int:alert_id>/snapshot")
+@bp.route("/alerts/<id:alert_id>/snapshot")
 def snapshot(alert_id: int) -> Response:
     return send_alert_media(alert_id, "snapshot")

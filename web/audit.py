@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
 from . import db
 from .auth import require_role
+from .ids import id_arg
 
 bp = Blueprint("audit", __name__)
 
@@ -20,10 +21,7 @@ PAGE = 100
 def index() -> str:
     actor = (request.args.get("actor") or "").strip() or None
     action = (request.args.get("action") or "").strip() or None
-    try:
-        before_id = int(request.args["before"]) if request.args.get("before") else None
-    except ValueError:
-        abort(400, description="before must be an audit entry id (a whole number)")
+    before_id = id_arg("before", None)
     parts: list[str] = []
     args: list[Any] = []
     for col, val in (("actor", actor), ("action", action)):

@@ -7,20 +7,20 @@ and static files are public. Pages redirect to /login; JSON routes answer 401.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, Flask, Response, abort, current_app, flash, g, jsonify, redirect, render_template,
-    request, session, url_for,
+    Blueprint, Flask, Response, abort, current_app, flash, g, jsonify, make_response, redirect,
+    render_template, request, session, url_for,
 )  # fmt: skip
 from werkzeug.wrappers import Response as BaseResponse
 
 from .db import get_store
-from .users import User, authenticate, user_for_token
+from .users import User, authenticate, log_out, session_epoch, user_for_token
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 LOGIN_FAILED = "Wrong user name or password, or the account is locked for a while."
+TOO_MANY_FAILED = "Too many failed logins from this computer. Wait {wait} and try again."
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,17 +43,15 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def password_stamp(store_hash: str) -> str:
-    # Kept in the session so that a changed password ends the sessions made with the old one.
-    return hashlib.sha256(store_hash.encode()).hexdigest()[:16]
-
-
 def _session_user() -> User | None:
-    uid = session.get("uid")
-    if not isinstance(uid, int):
+    """The user of the session cookie, if that session has not been ended since it was made (see
+    ``users.end_sessions``): a signed cookie stays valid in every copy of it until it expires, so
+    logging out must be decided here, not in the browser."""
+    uid, epoch = session.get("uid"), session.get("epoch")
+    if not isinstance(uid, int) or not isinstance(epoch, int):
         return None
     row = get_store().conn.execute("SELECT * FROM users WHERE id = ?", (uid,)).fetchone()
-    if row is None or row["disabled"] or session.get("pw") != password_stamp(row["password_hash"]):
+    if row is None or row["disabled"] or row["session_epoch"] != epoch:
         session.clear()
         return None
     return User.from_row(row)
@@ -114,21 +113,34 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | BaseResponse:
     if request.method == "POST":
         name = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         ctx = current_app.extensions["lakeshore"]
+        address = request.remote_addr or "unknown"
+        # Before the password check: a refused guess must not cost a third of a second of scrypt.
+        wait = ctx.login_throttle.wait_s(address)
+        if wait is not None:
+            log.warning("login refused for %r: too many failed logins from %s", name, address)
+            flash(TOO_MANY_FAILED.format(wait=_wait_text(wait)), "error")
+            resp = make_response(render_template("login.html", username=name), 429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         user = authenticate(get_store(), name, password, ctx.clock()) if name and password else None
         if user is None:
+            ctx.login_throttle.failed(address)
             flash(LOGIN_FAILED, "error")
             return render_template("login.html", username=name), 401  # type: ignore[return-value]
-        row = get_store().conn.execute("SELECT password_hash FROM users WHERE id = ?", (user.id,)).fetchone()
         session.clear()  # a fresh session: no fixation
         session.permanent = True
         session["uid"] = user.id
-        session["pw"] = password_stamp(row[0])
+        session["epoch"] = session_epoch(get_store(), user.id)
         log.info("%s logged in", user.name)
         return redirect(safe_next(request.args.get("next")))
     if _session_user() is not None:
@@ -138,6 +150,7 @@ def login() -> str | BaseResponse:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> BaseResponse:
+    log_out(get_store(), current_user())
     session.clear()
     flash("Logged out.", "info")
     return redirect(url_for("auth.login"))

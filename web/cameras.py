@@ -62,7 +62,7 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
     for cid in sorted(set(cfg.cameras) | set(statuses)):
         cam = cfg.cameras.get(cid)
         st = statuses.get(cid)
-        frame = media.resolve(cfg.base_dir, st["frame_path"]) if st else None
+        frame = media.resolve(media.frames_root(cfg), cfg.base_dir, st["frame_path"]) if st else None
         size = _frame_size(frame) if frame else None
         zones = cam.zones if cam is not None else {}
         size = size or frame_size_from_config(zones)
@@ -101,7 +101,8 @@ def frame(camera_id: str) -> Response:
     ).fetchone()
     if row is None:
         abort(404, description=f"No status from camera {camera_id!r} yet.")
-    return media.send_media(_ctx().cfg.base_dir, row["frame_path"], "camera frame")
+    cfg = _ctx().cfg
+    return media.send_media(media.frames_root(cfg), cfg.base_dir, row["frame_path"], "camera frame")
 
 
 @bp.route("/cameras/mutes", methods=["POST"])
@@ -137,7 +138,7 @@ def add_mute() -> BaseResponse:
     return redirect(url_for("cameras.index"))
 
 
-@bp.route("/cameras/mutes/<int:mute_id>/cancel", methods=["POST"])
+@bp.route("/cameras/mutes/<id:mute_id>/cancel", methods=["POST"])
 @require_role("admin")
 def cancel_mute(mute_id: int) -> BaseResponse:
     now = _ctx().clock()

@@ -24,7 +24,7 @@ from pathlib import Path
 from monitor.config import ConfigError, load_config
 from monitor.store import ROLES, Store, StoreError, now_db
 
-from . import DEFAULT_CONFIG, SECRET_FILE, SecretKeyError, create_app, default_instance_path
+from . import DEFAULT_CONFIG, SECRET_FILE, LoginLimitError, SecretKeyError, create_app, default_instance_path
 from . import users as u
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "users":
             return _users(args)
         app = create_app(args.config)
-    except (ConfigError, StoreError, SecretKeyError, u.UserError) as e:
+    except (ConfigError, StoreError, SecretKeyError, LoginLimitError, u.UserError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     # Waitress, not Werkzeug's development server: the page stays open all shift in the control

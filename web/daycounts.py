@@ -72,3 +72,14 @@ class DayCounts:
             if first <= d <= last:
                 out.setdefault(d, {})[key] = n
         return out
+
+    def span(self) -> tuple[date, date] | None:
+        """The first and last local day with an alert, or None when there is none."""
+        with self._lock:
+            days = [d for d, _ in self._counts["camera"]]
+        return (min(days), max(days)) if days else None
+
+    def total(self, first: date, last: date) -> int:
+        """Alerts on local days ``first`` .. ``last`` (both included)."""
+        with self._lock:
+            return sum(n for (d, _), n in self._counts["camera"].items() if first <= d <= last)

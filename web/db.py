@@ -22,6 +22,7 @@ from flask import abort, current_app, g
 
 from monitor.store import ALERT_STATUSES, SEVERITIES, Store, now_db, to_db_time
 
+from .ids import quoted
 from .verdicts import FALSE_ALARM_REASONS, Verdict
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ PAGE_SIZE = 50
 # Counting every match of a filter over a season's alerts costs a scan; past this many the page says
 # "1,000+" instead (nobody pages through a thousand alerts; they narrow the filter).
 COUNT_CAP = 1000
+
+
+# The dates a filter may name. Outside them local midnight, or the day after, cannot be written as
+# a UTC time (year 1 east of Greenwich, 9999-12-31 + 1 day): a 500 instead of an empty list.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 class FilterError(ValueError):
@@ -78,15 +85,18 @@ class AlertFilter:
             if v is None:
                 return None
             try:
-                return date.fromisoformat(v)
+                d = date.fromisoformat(v)
             except ValueError:
-                raise FilterError(f"{key}={v!r} is not a date: use YYYY-MM-DD") from None
+                raise FilterError(f"{key}={quoted(v)} is not a date: use YYYY-MM-DD") from None
+            if not FIRST_DAY <= d <= LAST_DAY:
+                raise FilterError(f"{key}={d} is out of range: use a date from {FIRST_DAY} to {LAST_DAY}")
+            return d
 
         severity, status = text("severity"), text("status")
         if severity is not None and severity not in SEVERITIES:
-            raise FilterError(f"severity={severity!r} is not allowed: use one of {', '.join(SEVERITIES)}")
+            raise FilterError(f"severity={quoted(severity)} is not allowed: use one of {', '.join(SEVERITIES)}")
         if status is not None and status not in ALERT_STATUSES:
-            raise FilterError(f"status={status!r} is not allowed: use one of {', '.join(ALERT_STATUSES)}")
+            raise FilterError(f"status={quoted(status)} is not allowed: use one of {', '.join(ALERT_STATUSES)}")
         f = cls(
             camera=text("camera"), rule=text("rule"), severity=severity, status=status,
             zone=text("zone"), date_from=day("from"), date_to=day("to"),

@@ -1,35 +1,65 @@
 """Serving clips, snapshots and camera frames: by alert or camera id only, never by a request path.
 
-The stored paths come from the monitor (relative to the config file's folder, or absolute). Files are
-sent with ``conditional=True`` so that browsers get HTTP range requests (206) and can seek a clip.
+The stored paths come from the monitor (relative to the config file's folder, or absolute). Only
+regular files inside the folder the monitor writes them to are served. Files are sent with
+``conditional=True`` so that browsers get HTTP range requests (206) and can seek a clip.
 """
 
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 
 from flask import Response, abort, current_app, send_file
+
+from monitor.config import AppConfig
 
 from . import db
 
 log = logging.getLogger(__name__)
 
+# Where monitor/pipeline.py writes each camera's latest frame (its status_dir), relative to the
+# config's folder; keep the two in step.
+FRAMES_DIR = "data/cameras"
 MIMETYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
              ".png": "image/png"}  # fmt: skip
 
 
-def resolve(base_dir: Path, stored: str | None) -> Path | None:
-    """The file a stored path names, or None when there is none (not written yet, or cleaned up)."""
+def clips_root(cfg: AppConfig) -> Path:
+    """Where the monitor writes alert clips and snapshots (``record.dir``)."""
+    return cfg.resolve_path(cfg.record.dir)
+
+
+def frames_root(cfg: AppConfig) -> Path:
+    """Where the monitor writes each camera's latest frame (its pipeline's ``status_dir``)."""
+    return cfg.resolve_path(FRAMES_DIR)
+
+
+def resolve(root: Path, base_dir: Path, stored: str | None) -> Path | None:
+    """The regular file a stored path names, when it lies inside ``root`` once every symlink is
+    followed; else None (not written yet, cleaned up, or not something to serve).
+
+    A symlink planted in the clips folder (to /etc/passwd, or to a device or FIFO that would hang
+    the reader) must not be served because its name ends in .mp4; nor a stored path with '..'.
+    """
     if not stored:
         return None
     p = Path(stored)
     p = p if p.is_absolute() else base_dir / p
-    return p if p.is_file() else None
+    try:
+        real = p.resolve(strict=True)
+        regular = stat.S_ISREG(real.stat().st_mode)
+    except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL in the path
+        return None
+    if not real.is_relative_to(root.resolve()) or not regular:
+        log.warning("refusing to serve %s: it resolves to %s, not a file in %s", stored, real, root)
+        return None
+    return real
 
 
-def send_media(base_dir: Path, stored: str | None, what: str) -> Response:
-    path = resolve(base_dir, stored)
+def send_media(root: Path, base_dir: Path, stored: str | None, what: str) -> Response:
+    path = resolve(root, base_dir, stored)
     if path is None:
         abort(404, description=f"The {what} is not on disk (yet).")
     mimetype = MIMETYPES.get(path.suffix.lower())
@@ -45,4 +75,5 @@ def send_media(base_dir: Path, stored: str | None, what: str) -> Response:
 def send_alert_media(alert_id: int, what: str) -> Response:
     """An alert's clip or snapshot, found by the alert id alone (never a path from the request)."""
     alert = db.get_alert_or_404(alert_id)
-    return send_media(current_app.extensions["lakeshore"].cfg.base_dir, alert[f"{what}_path"], what)
+    cfg = current_app.extensions["lakeshore"].cfg
+    return send_media(clips_root(cfg), cfg.base_dir, alert[f"{what}_path"], what)

@@ -113,10 +113,33 @@ def list_users(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def end_sessions(c: Any, user_id: int) -> None:
+    """End every session of this user, in every browser (call inside the change's transaction).
+
+    The session cookie holds the epoch it was made under; the login guard compares it with this
+    one on every request. Ending one session ends them all: a per-session table would let an
+    officer log out on one PC only, but costs a write per login and a table to clean up.
+    """
+    c.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", (user_id,))
+
+
+def session_epoch(store: Store, user_id: int) -> int | None:
+    r = store.conn.execute("SELECT session_epoch FROM users WHERE id = ?", (user_id,)).fetchone()
+    return None if r is None else int(r[0])
+
+
+def log_out(store: Store, user: User) -> None:
+    with store.transaction() as c:
+        end_sessions(c, user.id)
+        audit(c, user.name, "logout")
+
+
 def set_disabled(store: Store, name: str, disabled: bool, actor: str) -> None:
     u = _require(store, name)
     with store.transaction() as c:
         c.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), u.id))
+        # Enabling again must not bring the sessions from before back to life.
+        end_sessions(c, u.id)
         if disabled:
             # A disabled officer's integrations stop too.
             c.execute("UPDATE api_tokens SET revoked = 1 WHERE user_id = ?", (u.id,))
@@ -132,6 +155,7 @@ def set_password(store: Store, name: str, password: str, actor: str) -> None:
             "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
             (generate_password_hash(password), u.id),
         )
+        end_sessions(c, u.id)
         audit(c, actor, "password_set", target=name)
 
 
@@ -140,6 +164,8 @@ def set_role(store: Store, name: str, role: str, actor: str) -> None:
     check_role(role)
     with store.transaction() as c:
         c.execute("UPDATE users SET role = ? WHERE id = ?", (role, u.id))
+        # A page drawn for the old role (an admin's mute form) must not stay usable.
+        end_sessions(c, u.id)
         audit(c, actor, "role_set", target=name, before={"role": u.role}, after={"role": role})
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .ids import quoted
+
 VERDICTS = ("confirm", "dismiss")
 
 # code -> label, in the order the form offers them.
@@ -43,7 +45,7 @@ def parse_verdict(verdict: str | None, reason: str | None, note: str | None) -> 
     reason = (reason or "").strip() or None
     note = (note or "").strip() or None
     if verdict not in VERDICTS:
-        raise VerdictError(f"verdict {verdict!r} is not allowed: use one of {', '.join(VERDICTS)}")
+        raise VerdictError(f"verdict {quoted(verdict)} is not allowed: use one of {', '.join(VERDICTS)}")
     if note is not None and len(note) > NOTE_MAX_CHARS:
         raise VerdictError(f"the note has {len(note)} characters; at most {NOTE_MAX_CHARS} are allowed")
     if verdict == "confirm":
@@ -56,7 +58,7 @@ def parse_verdict(verdict: str | None, reason: str | None, note: str | None) -> 
         )
     if reason not in DISMISS_REASONS:
         raise VerdictError(
-            f"reason {reason!r} is not allowed: use one of {', '.join(DISMISS_REASONS)}"
+            f"reason {quoted(reason)} is not allowed: use one of {', '.join(DISMISS_REASONS)}"
         )
     return Verdict("dismissed", reason, note)
 

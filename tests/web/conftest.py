@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from monitor.config import load_config
 from monitor.store import Store
 from tests.web.helpers import (
-    CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROLES, Auth, Site, make_clip, make_jpeg, serve, write_config,
+    CHROMIUM, CHROMIUM_ARGS, PASSWORD, ROLES, Auth, Site, make_clip, make_jpeg, serve, site_with_media,
+    write_config,
 )  # fmt: skip
 from web import create_app
 from web.users import add_user
@@ -31,8 +31,7 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def site(tmp_path: Path, media_files: tuple[Path, Path]) -> Site:
-    path = write_config(tmp_path / "site")
-    return Site(path, load_config(path), *media_files)
+    return site_with_media(write_config(tmp_path / "site"), *media_files)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ a real SQLite store, and a client that logs in and sends CSRF tokens as a browse
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -19,9 +20,8 @@ import numpy as np
 from flask import Flask
 from flask.testing import FlaskClient
 
-from monitor.config import AppConfig
+from monitor.config import AppConfig, load_config
 from monitor.store import AlertRow, Store
-from web.auth import password_stamp
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_OUTPUT = REPO / "test-output"
@@ -94,6 +94,15 @@ def make_jpeg(path: Path, size: tuple[int, int] = (320, 180), seed: int = 0) -> 
     return path
 
 
+def site_with_media(config_path: Path, clip: Path, snapshot: Path) -> Site:
+    """The site of ``config_path``, with copies of ``clip`` and ``snapshot`` in its clips folder
+    (the page serves nothing from outside it); alerts point at the copies."""
+    cfg = load_config(config_path)
+    clips = cfg.resolve_path(cfg.record.dir)
+    clips.mkdir(parents=True, exist_ok=True)
+    return Site(config_path, cfg, Path(shutil.copy(clip, clips)), Path(shutil.copy(snapshot, clips)))
+
+
 @dataclass
 class Site:
     """A monitor installation in a temp folder: its config file, parsed config and store."""
@@ -141,10 +150,10 @@ class Auth:
         """Log in without typing the password (that path has its own tests): the session a login
         makes, written through Flask's test session."""
         with self.store() as st:
-            row = st.conn.execute("SELECT id, password_hash FROM users WHERE name = ?", (name,)).fetchone()
+            row = st.conn.execute("SELECT id, session_epoch FROM users WHERE name = ?", (name,)).fetchone()
         with self.client.session_transaction() as sess:
             sess["uid"] = row["id"]
-            sess["pw"] = password_stamp(row["password_hash"])
+            sess["epoch"] = row["session_epoch"]
 
     def store(self) -> Store:
         cfg = self.client.application.extensions["lakeshore"].cfg

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -235,14 +237,79 @@ def test_clip_without_range_is_the_whole_file(client, reviewer: Auth, site: Site
 
 
 def test_media_paths_come_from_the_store_relative_to_the_config(client, reviewer: Auth, site: Site) -> None:
-    (site.cfg.base_dir / "clips").mkdir()
-    rel = Path("clips") / "a.jpg"
+    rel = Path(site.cfg.record.dir) / "a.jpg"
     (site.cfg.base_dir / rel).write_bytes(site.snapshot.read_bytes())
     alert_id = site.add_alert(snapshot_path=str(rel), clip_path="clips/missing.mp4")
     assert client.get(f"/alerts/{alert_id}/snapshot").data == site.snapshot.read_bytes()
     assert client.get(f"/alerts/{alert_id}/clip").status_code == 404
     # A path in the request is never a file name: there is no route that takes one.
     assert client.get("/alerts/clip?path=/etc/passwd").status_code == 404
+
+
+def clips_dir(site: Site) -> Path:
+    return site.cfg.resolve_path(site.cfg.record.dir)
+
+
+def planted(site: Site, kind: str, suffix: str) -> str:
+    """A file in the clips folder that must not be served; its stored path (relative, as the
+    monitor writes them)."""
+    path = clips_dir(site) / f"planted{suffix}"
+    if kind == "symlink out":
+        path.symlink_to("/etc/passwd")
+    elif kind == "symlink to a folder":
+        path.symlink_to(clips_dir(site))
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    return str(path.relative_to(site.cfg.base_dir))
+
+
+@pytest.mark.parametrize("kind", ["symlink out", "symlink to a folder", "fifo", "folder"])
+@pytest.mark.parametrize("what,suffix", [("clip", ".mp4"), ("snapshot", ".jpg")])
+def test_only_regular_files_in_the_clips_folder_are_served(
+    client, reviewer: Auth, site: Site, kind: str, what: str, suffix: str
+) -> None:
+    alert_id = site.add_alert(**{f"{what}_path": planted(site, kind, suffix)})
+    for url in (f"/alerts/{alert_id}/{what}", f"/api/alerts/{alert_id}/{what}"):
+        resp = client.get(url)
+        assert resp.status_code == 404 and b"root:" not in resp.data
+
+
+def test_a_file_outside_the_clips_folder_is_not_served(client, reviewer: Auth, site: Site, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(site.snapshot.read_bytes())
+    escaped = Path(site.cfg.record.dir) / ".." / ".." / ".." / outside.relative_to(tmp_path.parent)
+    for stored in (str(outside), str(escaped)):
+        alert_id = site.add_alert(snapshot_path=stored)
+        assert client.get(f"/alerts/{alert_id}/snapshot").status_code == 404
+
+
+def test_a_symlink_inside_the_clips_folder_is_served(client, reviewer: Auth, site: Site) -> None:
+    (clips_dir(site) / "day1").mkdir()
+    (clips_dir(site) / "day1" / "latest.jpg").symlink_to(site.snapshot)
+    alert_id = site.add_alert(snapshot_path=f"{site.cfg.record.dir}/day1/latest.jpg")
+    assert client.get(f"/alerts/{alert_id}/snapshot").data == site.snapshot.read_bytes()
+
+
+def test_a_huge_form_value_does_not_bloat_the_session_cookie(client, reviewer: Auth, site: Site) -> None:
+    alert_id = site.add_alert()
+    # Random text: the session cookie is compressed, so a repeated letter would hide the growth.
+    reason = secrets.token_urlsafe(50_000)
+    resp = reviewer.post(f"/alerts/{alert_id}/verdict", {"verdict": "dismiss", "reason": reason})
+    assert resp.status_code == 302
+    cookie = client.get_cookie("lakeshore_session")
+    # Browsers drop a cookie over 4 kB: the officer would be logged out by a long error message.
+    assert cookie is not None and len(cookie.value) < 2000
+    assert "is not allowed" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/alerts", "/alerts/poll", "/export.csv", "/api/alerts", "/alerts/{id}"])
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=0001-01-01"])
+def test_dates_at_the_ends_of_the_calendar_are_400(client, reviewer: Auth, site: Site, url: str, query: str) -> None:
+    alert_id = site.add_alert()
+    resp = client.get(f"{url.format(id=alert_id)}?{query}")
+    assert resp.status_code == 400 and "out of range" in resp.get_data(as_text=True)
 
 
 def test_csv_export_has_verdicts_and_no_formulas(client, reviewer: Auth, site: Site) -> None:

@@ -80,6 +80,49 @@ def test_bad_verdict_is_400(client, site: Site, token: str, body, status: int) -
         assert s.get_alert(alert_id).status == "new"  # type: ignore[union-attr]
 
 
+# Each body of the wrong shape, and the field the answer must name.
+WRONG_TYPES = [
+    ({"verdict": 1}, "verdict"), ({"verdict": ["confirm"]}, "verdict"), ({"verdict": {"v": "confirm"}}, "verdict"),
+    ({"verdict": None}, "verdict"), ({"verdict": True}, "verdict"), ({}, "verdict"),
+    ({"verdict": "dismiss", "reason": 7}, "reason"), ({"verdict": "dismiss", "reason": ["drill"]}, "reason"),
+    ({"verdict": "confirm", "note": 12.5}, "note"), ({"verdict": "confirm", "note": {"a": [1]}}, "note"),
+    ({"verdict": "confirm", "reviewer": "someone else"}, "reviewer"),
+    ({"verdict": "confirm", "note": "\ud800"}, "note"),  # a lone surrogate: valid JSON, not storable text
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body,field", WRONG_TYPES)
+def test_verdict_of_the_wrong_shape_is_400_naming_the_field(client, site: Site, token: str, body, field: str) -> None:
+    alert_id = site.add_alert()
+    resp = client.post(f"/api/alerts/{alert_id}/verdict", headers=bearer(token), json=body)
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    answer = resp.get_json()
+    assert answer["fields"] == [field] and answer["error"].startswith(f"{field}: ")
+    with site.store() as s:
+        assert s.get_alert(alert_id).status == "new"  # type: ignore[union-attr]
+
+
+def test_json_nested_past_the_parser_is_400(client, site: Site, token: str) -> None:
+    alert_id = site.add_alert()
+    resp = client.post(f"/api/alerts/{alert_id}/verdict", headers=bearer(token),
+                       data="[" * 100_000 + "]" * 100_000, content_type="application/json")  # fmt: skip
+    assert resp.status_code == 400 and "JSON object" in resp.get_json()["error"]
+
+
+def test_verdict_with_null_reason_and_note_is_fine(client, site: Site, token: str) -> None:
+    alert_id = site.add_alert()
+    resp = client.post(f"/api/alerts/{alert_id}/verdict", headers=bearer(token),
+                       json={"verdict": "confirm", "reason": None, "note": None})  # fmt: skip
+    assert resp.status_code == 200 and resp.get_json()["alert"]["status"] == "confirmed"
+
+
+def test_a_huge_wrong_value_is_not_echoed_whole(client, site: Site, token: str) -> None:
+    alert_id = site.add_alert()
+    resp = client.post(f"/api/alerts/{alert_id}/verdict", headers=bearer(token),
+                       json={"verdict": "dismiss", "reason": "x" * 200_000})  # fmt: skip
+    assert resp.status_code == 400 and len(resp.get_data()) < 1000
+
+
 def test_unknown_alert_is_404_json(client, token: str) -> None:
     resp = client.get("/api/alerts/12345", headers=bearer(token))
     assert resp.status_code == 404 and "12345" in resp.get_json()["error"]

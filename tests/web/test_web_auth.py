@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import http.client
+import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
 from monitor.store import from_db_time
+from web import LoginLimitError, create_app
 from web.auth import LOGIN_FAILED
-from web.users import FREE_FAILURES, create_token, set_disabled, set_password
+from web.users import FREE_FAILURES, create_token, set_disabled, set_password, set_role
 
 from tests.web.helpers import PASSWORD, Auth, Site
 
@@ -28,7 +33,7 @@ ROUTES = [
 def test_route_list_covers_the_app(app: Flask) -> None:
     rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint not in ("static", "auth.login")}
     listed = {url.split("?")[0].replace("/1", "/<int:x>").replace("/pier", "/<camera_id>") for _, url in ROUTES}
-    normalised = {r.replace("<int:alert_id>", "<int:x>").replace("<int:mute_id>", "<int:x>") for r in rules}
+    normalised = {r.replace("<id:alert_id>", "<int:x>").replace("<id:mute_id>", "<int:x>") for r in rules}
     assert normalised == listed, f"routes not covered: {normalised - listed}; stale: {listed - normalised}"
 
 
@@ -105,6 +110,109 @@ def test_changed_password_ends_old_sessions(client, auth: Auth, site: Site) -> N
     with site.store() as s:
         set_password(s, "viewer", "a brand new password", "test")
     assert client.get("/alerts").status_code == 302
+
+
+def get_with_cookie(base: str, path: str, cookie: str) -> http.client.HTTPResponse:
+    """A plain HTTP request to the real server carrying only this session cookie, as a second
+    browser (or someone who copied the cookie) would send it."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    conn.request("GET", path, headers={"Cookie": f"lakeshore_session={cookie}"})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp
+
+
+def end_by(how: str, auth: Auth, site: Site) -> None:
+    if how == "logout":
+        assert auth.post("/logout").status_code == 302
+        return
+    with site.store() as s:
+        if how == "password":
+            set_password(s, "reviewer", "a brand new password", "test")
+        elif how == "disable":
+            # Enabled again at once: the sessions from before must stay ended all the same.
+            set_disabled(s, "reviewer", True, "test")
+            set_disabled(s, "reviewer", False, "test")
+        else:
+            set_role(s, "reviewer", "viewer", "test")
+
+
+@pytest.mark.parametrize("how", ["logout", "password", "disable", "role"])
+def test_ending_a_session_refuses_its_copied_cookie(client, auth: Auth, site: Site, live_server: str, how: str) -> None:
+    assert auth.login("reviewer").status_code == 302
+    cookie = client.get_cookie("lakeshore_session")
+    assert cookie is not None
+    copied = cookie.value
+    assert get_with_cookie(live_server, "/alerts", copied).status == 200
+    end_by(how, auth, site)
+    resp = get_with_cookie(live_server, "/alerts", copied)
+    assert resp.status == 302 and resp.headers["Location"].startswith("/login")
+    assert get_with_cookie(live_server, "/api/alerts", copied).status == 401
+
+
+def test_logout_leaves_other_users_logged_in(app: Flask, client, auth: Auth, live_server: str) -> None:
+    other = Auth(app.test_client())
+    other.login("viewer")
+    viewer_cookie = other.client.get_cookie("lakeshore_session")
+    assert viewer_cookie is not None
+    auth.login("reviewer")
+    auth.post("/logout")
+    assert get_with_cookie(live_server, "/alerts", viewer_cookie.value).status == 200
+    assert auth.login("reviewer").status_code == 302, "logging in again after a logout works"
+    assert client.get("/alerts").status_code == 200
+
+
+def throttled_app(site: Site, tmp_path: Path, limit: str) -> Flask:
+    return create_app(site.config_path, {"SECRET_KEY": secrets.token_hex(32), "TESTING": True,
+                                         "LOGIN_RATE_LIMIT": limit}, instance_path=tmp_path / "instance")  # fmt: skip
+
+
+def test_failed_logins_from_one_address_are_limited(site: Site, users, tmp_path: Path) -> None:
+    app = throttled_app(site, tmp_path, "3 per minute")
+    attacker, officer = Auth(app.test_client()), Auth(app.test_client())
+    # Many names from one address: the per-account lock-out never trips, the per-address limit does.
+    for i in range(3):
+        assert attacker.login(f"name{i}", "guess guess guess").status_code == 401
+    resp = attacker.login("name3", "guess guess guess")
+    assert resp.status_code == 429
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert "Too many failed logins" in resp.get_data(as_text=True)
+    # Even the right password waits: the limit is per address, before any password is checked.
+    assert attacker.login("viewer").status_code == 429
+    # Another address is not held up.
+    officer.client.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    assert officer.login("viewer").status_code == 302
+
+
+def test_successful_logins_do_not_count_towards_the_limit(site: Site, users, tmp_path: Path) -> None:
+    app = throttled_app(site, tmp_path, "2 per minute")
+    for _ in range(4):
+        assert Auth(app.test_client()).login("viewer").status_code == 302
+
+
+def test_the_limit_ends_after_its_window(site: Site, users, tmp_path: Path) -> None:
+    import time
+
+    app = throttled_app(site, tmp_path, "1 per second")
+    a = Auth(app.test_client())
+    assert a.login("nobody", "guess guess guess").status_code == 401
+    assert a.login("nobody", "guess guess guess").status_code == 429
+    time.sleep(1.1)
+    assert a.login("viewer").status_code == 302
+
+
+def test_the_login_limit_comes_from_the_environment(site: Site, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WEB_LOGIN_RATE_LIMIT", "2 per minute")
+    app = create_app(site.config_path, {"SECRET_KEY": secrets.token_hex(32)}, instance_path=tmp_path / "instance")
+    assert [str(item) for item in app.extensions["lakeshore"].login_throttle.limits] == ["2 per 1 minute"]
+
+
+@pytest.mark.parametrize("limit", ["lots", "0 per minute", "", "10 per fortnight"])
+def test_a_bad_login_limit_is_refused_at_start(site: Site, tmp_path: Path, limit: str) -> None:
+    with pytest.raises(LoginLimitError, match="LOGIN_RATE_LIMIT"):
+        throttled_app(site, tmp_path, limit)
 
 
 @pytest.mark.parametrize("target,expected", [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from monitor.config import load_config
 from monitor.store import Store
-from tests.web.helpers import PASSWORD, REPO, TEST_OUTPUT, Site, make_clip, make_jpeg, serve
+from tests.web.helpers import PASSWORD, REPO, TEST_OUTPUT, make_clip, make_jpeg, serve, site_with_media
 from web import create_app
 from web.users import add_user
 
@@ -114,8 +115,11 @@ def test_officer_reviews_a_replayed_alert(page: Any, tmp_path: Path, media_files
     now = datetime.now(UTC)
     config_path = site_config(tmp_path / "site", now - timedelta(minutes=30))
     replay_id = replayed_alert(config_path, tmp_path)
-    cfg = load_config(config_path)
-    site = Site(config_path, cfg, *media_files)
+    site = site_with_media(config_path, *media_files)
+    # The camera page's frame, where the monitor writes it.
+    frame = site.cfg.base_dir / "data" / "cameras" / "pier.jpg"
+    frame.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(site.snapshot, frame)
     # A few more alerts around it, as a night's list would have.
     for i, (zone, rule, sev, status, reason) in enumerate([
         ("water", "person_in_water", "critical", "new", None),
@@ -129,7 +133,7 @@ def test_officer_reviews_a_replayed_alert(page: Any, tmp_path: Path, media_files
     with site.store() as s:
         add_user(s, "anna", "admin", PASSWORD, "test")  # an admin, to show the mute controls too
         s.set_camera_status("pier", name="North pier", state="running", fps=5.0, frames=9000,
-                            last_frame_at=now, frame_path=str(site.snapshot))  # fmt: skip
+                            last_frame_at=now, frame_path="data/cameras/pier.jpg")  # fmt: skip
 
     app = create_app(config_path, {"SECRET_KEY": secrets.token_hex(32)}, instance_path=tmp_path / "instance")
     with serve(app) as base:

@@ -55,6 +55,21 @@ def test_frame_is_served_by_camera_id_only(client, admin: Auth, site: Site) -> N
     assert client.get("/cameras/..%2F..%2Fetc/frame").status_code == 404
 
 
+@pytest.mark.parametrize("target", ["/etc/passwd", "outside"])
+def test_frame_symlinked_out_of_the_frames_folder_is_not_served(
+    client, admin: Auth, site: Site, tmp_path, target: str
+) -> None:
+    frames = site.cfg.base_dir / "data" / "cameras"
+    frames.mkdir(parents=True)
+    if target == "outside":
+        target = str(make_jpeg(tmp_path / "other.jpg"))
+    (frames / "pier.jpg").symlink_to(target)
+    with site.store() as s:
+        s.set_camera_status("pier", name="p", state="running", frame_path="data/cameras/pier.jpg")
+    resp = client.get("/cameras/pier/frame")
+    assert resp.status_code == 404 and b"root:" not in resp.data
+
+
 def mute(admin: Auth, **form: str):
     data = {"camera": "pier", "target": "zone:water", "minutes": "30", "reason": "divers training", **form}
     return admin.post("/cameras/mutes", data)

@@ -101,6 +101,14 @@ def test_serve_refuses_to_start_without_a_secret_key(site: Site, tmp_path: Path,
     assert code == 2 and "init-secret" in err and "WEB_SECRET_KEY" in err
 
 
+def test_serve_refuses_a_bad_login_limit_saying_how_to_write_it(site: Site, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("WEB_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("WEB_LOGIN_RATE_LIMIT", "ten a minute")
+    code, _, err = cli(["--config", str(site.config_path)], capsys, monkeypatch)
+    assert code == 2 and "WEB_LOGIN_RATE_LIMIT" in err and "10 per minute" in err
+    assert "Traceback" not in err
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -88,3 +88,48 @@ def test_rates_follow_a_new_verdict(client, auth: Auth, site: Site, alerts) -> N
     auth.post(f"/alerts/{beach}/verdict", {"verdict": "confirm"})
     html = client.get("/stats?days=30&by=zone").get_data(as_text=True)
     assert "50% of 2" in html and "100% of 1" not in html
+
+
+def shown_period(html: str) -> tuple[str, int]:
+    """(the active period tab, the alert count in the page head)."""
+    head = html[html.index('<div class="page-head">'):]
+    tab = re.search(r'<a href="[^"]*" class="active">([^<]+)</a>', head)
+    total = re.search(r"· (\d+) alerts?</div>", head)
+    assert tab and total, html[:2000]
+    return tab.group(1), int(total.group(1))
+
+
+@pytest.mark.parametrize("ages_days,expected", [
+    ([1, 40], ("30 days", 1)),        # the default when it holds alerts
+    ([50, 60], ("90 days", 2)),       # the shortest period that holds alerts
+    ([200], ("365 days", 1)),
+    ([400, 900], ("All time", 2)),    # older than a year
+    ([-20, -300], ("All time", 2)),   # dated ahead of the clock (a replay's future start_time)
+    ([], ("30 days", 0)),             # no alerts at all: nothing better to offer
+])  # fmt: skip
+def test_stats_open_on_a_period_with_alerts(client, auth: Auth, site: Site, users, ages_days, expected) -> None:
+    now = datetime.now(UTC)
+    for age in ages_days:
+        site.add_alert(started_at=now - timedelta(days=age))
+    auth.as_("viewer")
+    html = client.get("/stats").get_data(as_text=True)
+    assert shown_period(html) == expected
+    if expected[0] != "30 days":
+        assert "No alerts in the last 30 days" in html
+
+
+def test_stats_all_time_spans_every_alert_and_a_chosen_period_is_kept(client, auth: Auth, site: Site, users) -> None:
+    now = datetime.now(UTC)
+    old, ahead = now - timedelta(days=500), now + timedelta(days=10)
+    site.add_alert(started_at=old)
+    site.add_alert(started_at=ahead, zone="beach", rule="person_on_shore", severity="info")
+    auth.as_("viewer")
+    html = client.get("/stats?days=all&by=zone").get_data(as_text=True)
+    assert shown_period(html) == ("All time", 2)
+    tips = dict((z, d) for d, z, _ in re.findall(r"<title>(\d{4}-\d\d-\d\d) (\w+): (\d+)</title>", html))
+    tz = site.cfg.tz
+    assert tips == {"water": old.astimezone(tz).date().isoformat(), "beach": ahead.astimezone(tz).date().isoformat()}
+    # The rate tables cover the same span.
+    assert html.count("<td>water</td>") == 1 and html.count("<td>beach</td>") == 1
+    # A period the officer picks is shown as asked, even when it is empty.
+    assert shown_period(client.get("/stats?days=7").get_data(as_text=True)) == ("7 days", 0)

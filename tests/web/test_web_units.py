@@ -101,10 +101,15 @@ def test_filter_round_trips_through_the_url(args, expected) -> None:
     ({"status": "open"}, "status='open' is not allowed"),
     ({"from": "01.07.2026"}, "from='01.07.2026' is not a date"),
     ({"from": "2026-07-02", "to": "2026-07-01"}, "is after"),
+    # At the ends of the calendar, local midnight in UTC or the day after does not exist.
+    ({"to": "9999-12-31"}, "to=9999-12-31 is out of range: use a date from 1970-01-01 to 9998-12-31"),
+    ({"from": "0001-01-01"}, "from=0001-01-01 is out of range"),
+    ({"from": "x" * 5000}, r"from='xxxxxxxx.*' is not a date"),
 ])  # fmt: skip
 def test_filter_errors(args, message) -> None:
-    with pytest.raises(FilterError, match=message):
+    with pytest.raises(FilterError, match=message) as e:
         AlertFilter.from_args(args)
+    assert len(str(e.value)) < 200, "a long value is not echoed whole"
 
 
 def test_date_filter_uses_local_days() -> None:
