@@ -25,16 +25,18 @@ being written) the name is used and the cut starts up to 1 s early rather than l
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,6 +61,7 @@ _BROWSER_CODECS = {"h264"}
 _BROWSER_PIX_FMTS = {"yuv420p", "yuvj420p"}
 CUT_TIMEOUT_S = 600.0
 GB = 1e9
+_TABLES_ONLY_BYTES = 3 * 188  # an MPEG-TS file of PAT, PMT and SDT packets only: no video yet
 
 STATES = ("connecting", "recording", "reconnecting", "error", "stopped")
 
@@ -233,6 +236,13 @@ def _content_start(seg: Segment, info: StreamInfo, prev: Segment | None) -> floa
     return name + _NAME_RESOLUTION_S
 
 
+def _has_video(path: Path) -> bool:
+    try:
+        return path.stat().st_size > _TABLES_ONLY_BYTES
+    except OSError:
+        return False
+
+
 def _concat_line(path: Path) -> str:
     return "file '" + str(path.resolve()).replace("'", "'\\''") + "'"
 
@@ -241,7 +251,10 @@ def _check_out(out: Path) -> tuple[Path, Path]:
     out = Path(out)
     if out.suffix != ".mp4" or out.name.startswith(".") or len(out.name) <= 4:
         raise RecordingError(f"clip path must be NAME.mp4 (not hidden), got {out.name!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecordingError(f"cannot create the clips folder {out.parent}: {exc.strerror or exc}") from exc
     return out, out.with_name(f".{out.name}.part")
 
 
@@ -286,7 +299,13 @@ def _run_to_part(cmd: list[str], part: Path, out: Path, what: str) -> Path:
 
 
 def cut_clip(
-    segments: Sequence[Segment], start: datetime, end: datetime, out: Path, *, preset: str = "veryfast", crf: int = 26
+    segments: Sequence[Segment],
+    start: datetime,
+    end: datetime,
+    out: Path,
+    *,
+    preset: str = "veryfast",
+    crf: int = 26,
 ) -> Path:
     """The recording between ``start`` and ``end`` (aware datetimes) as a browser-playable MP4 ``out``.
 
@@ -303,10 +322,13 @@ def cut_clip(
     out, part = _check_out(out)
     what = f"clip {out.name}"
     t0, t1 = start.timestamp(), end.timestamp()
-    ordered = sorted(segments, key=lambda s: s.start)
+    # A segment holding only the stream tables (ffmpeg connected, no frame came) would only confuse the cut.
+    ordered = sorted((s for s in segments if _has_video(s.path)), key=lambda s: s.start)
     # A segment holds about [name, end or now]; keep those that overlap the window.
     chosen = [
-        (i, s) for i, s in enumerate(ordered) if s.start.timestamp() <= t1 and (s.end is None or s.end.timestamp() >= t0)
+        (i, s)
+        for i, s in enumerate(ordered)
+        if s.start.timestamp() <= t1 and (s.end is None or s.end.timestamp() >= t0)
     ]
     if not chosen:
         raise RecordingError(
@@ -406,7 +428,9 @@ def describe_exit(returncode: int, stderr_lines: Sequence[str], folder: Path) ->
     low = text.lower()
     last = scrub(stderr_lines[-1]).strip()[:200] if stderr_lines else ""
     if "no space left on device" in low:
-        return "error", f"disk full: cannot write segments to {folder}: free disk space or lower retain_hours/max_disk_gb"
+        return "error", (
+            f"disk full: cannot write segments to {folder}: free disk space or lower record.retain_hours / max_disk_gb"
+        )
     if "permission denied" in low or "read-only file system" in low:
         return "error", f"cannot write segments to {folder} (permission denied or read-only): check the folder"
     if "401 unauthorized" in low or "unauthorized" in low:
@@ -414,14 +438,39 @@ def describe_exit(returncode: int, stderr_lines: Sequence[str], folder: Path) ->
     if "404 not found" in low:
         return "error", "the camera has no stream at that path (404): check the URL's path"
     if "could not find tag for codec" in low or ("not supported" in low and "codec" in low):
-        return "error", f"this stream cannot be recorded by copy into MPEG-TS ({last}): use a camera stream in H.264 or HEVC"
+        return "error", (
+            f"this stream cannot be recorded by copy into MPEG-TS ({last}): use the camera's H.264 or HEVC stream"
+        )
     if "connection refused" in low:
         return "reconnecting", "the camera refused the connection (off, rebooting, or wrong port)"
-    if "timed out" in low or "timeout" in low:
+    if "timed out" in low:
         return "reconnecting", "no answer from the camera (timed out): network or camera down"
+    if "no route to host" in low or "network is unreachable" in low or "name or service not known" in low:
+        return "reconnecting", "the camera is unreachable (no route, or unknown host): check the address and network"
     if returncode == 0:
         return "reconnecting", "the stream ended"
     return "reconnecting", f"ffmpeg exited with code {returncode}" + (f": {last}" if last else "")
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has Linux send the child SIGTERM when the thread that started it ends.
+
+    Why: a monitor killed hard (SIGKILL, OOM) would otherwise leave its ffmpeg writing on, and the
+    next monitor's ffmpeg would write into the same folder beside it. The supervisor thread starts
+    ffmpeg and outlives it, so only the monitor's death triggers this.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return preexec
 
 
 class SegmentRecorder:
@@ -459,8 +508,9 @@ class SegmentRecorder:
             raise RecordingError(f"backoff_s must be (min, max) with 0 < min <= max, got {backoff_s}")
         if io_timeout_s <= 0 or stale_after_s <= 0 or retention_every_s <= 0:
             raise RecordingError("io_timeout_s, stale_after_s and retention_every_s must be > 0")
-        if not (retain_hours > 0 and math.isfinite(retain_hours) and max_disk_gb > 0 and math.isfinite(max_disk_gb)):
-            raise RecordingError(f"retain_hours and max_disk_gb must be finite and > 0, got {retain_hours}, {max_disk_gb}")
+        for what, value in (("retain_hours", retain_hours), ("max_disk_gb", max_disk_gb)):
+            if not (value > 0 and math.isfinite(value)):
+                raise RecordingError(f"{what} must be a finite number > 0, got {value}")
         self.name = redact(source)
         self._url = expand_env(source)  # a missing ${VAR} fails here, naming the variable
         self.root = Path(root)
@@ -636,15 +686,16 @@ class SegmentRecorder:
         env = {**os.environ, "TZ": "UTC"}  # strftime in the segment names is local time: make it UTC
         try:
             proc = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-            )
+                self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, preexec_fn=_die_with_parent(),
+            )  # fmt: skip
         except OSError as exc:
             self._state = "error"
             self.last_error = f"cannot start ffmpeg: {exc}"
             return False, None
         readers = [
-            threading.Thread(target=self._read_stderr, args=(proc,), name=f"rec-err-{self.camera_id}", daemon=True),
-            threading.Thread(target=self._read_progress, args=(proc,), name=f"rec-out-{self.camera_id}", daemon=True),
+            threading.Thread(target=fn, args=(proc,), name=f"rec-{what}-{self.camera_id}", daemon=True)
+            for fn, what in ((self._read_stderr, "err"), (self._read_progress, "out"))
         ]
         for t in readers:
             t.start()
@@ -687,7 +738,7 @@ class SegmentRecorder:
             proc.send_signal(signal.SIGINT)  # ffmpeg closes the segment cleanly
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            log.warning("camera %s: recorder ffmpeg ignored SIGINT for %.0f s; killing it", self.camera_id, timeout_s)
+            log.warning("camera %s: recorder ignored SIGINT for %.0f s; killing it", self.camera_id, timeout_s)
             proc.kill()
             proc.wait()
         except ProcessLookupError:
@@ -783,7 +834,8 @@ class _CuttingRecorder:
         with self._cond:
             for job in list(self._open.values()):
                 if now >= job.cap:
-                    log.info("camera %s: clip %s reached max_clip_s=%g s", self.camera_id, job.name, self.max_clip_s)
+                    log.info("camera %s: clip %s reached max_clip_s=%g s", self.camera_id, job.name,
+                             self.max_clip_s)  # fmt: skip
                     self._schedule(job, job.cap)
 
     def begin(self, key: str, since_pts: float, name: str) -> Path:
@@ -796,7 +848,8 @@ class _CuttingRecorder:
                 log.warning("camera %s: clip %s already open; begin() ignored", self.camera_id, key)
                 return self._open[key].final
             start = self._clock(since_pts - self.pre_capture_s)
-            job = _Job(key=key, name=name, final=self.clips_dir / f"{name}.mp4", start=start, cap=start + self.max_clip_s)
+            final = self.clips_dir / f"{name}.mp4"
+            job = _Job(key=key, name=name, final=final, start=start, cap=start + self.max_clip_s)
             self._open[key] = job
             return job.final
 
@@ -804,7 +857,7 @@ class _CuttingRecorder:
         with self._cond:
             job = self._open.get(key)
             if job is None:
-                log.warning("camera %s: end() for clip %s that is not open (already finished?)", self.camera_id, key)
+                log.warning("camera %s: end() for clip %s that is not open (finished?)", self.camera_id, key)
                 return
             self._schedule(job, min(self._clock(end_pts + self.post_capture_s), job.cap))
 
@@ -939,7 +992,9 @@ class SegmentClipRecorder(_CuttingRecorder):
     ) -> None:
         self.segments = segment_recorder
         self.preset, self.crf = preset, crf
-        self.cover_timeout_s = cover_timeout_s if cover_timeout_s is not None else 3 * segment_recorder.segment_s + 30
+        if cover_timeout_s is None:
+            cover_timeout_s = 3 * segment_recorder.segment_s + 30
+        self.cover_timeout_s = cover_timeout_s
         # (pts, POSIX wall) samples at least 1 s apart: pts -> wall even for a moment minutes back,
         # right across wall-clock steps. 4 h of them is ~14k pairs.
         self._samples: deque[tuple[float, float]] = deque(maxlen=4 * 3600)
