@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 from monitor.media import MediaError, ffmpeg_exe
 from monitor.recorder import RecorderError
@@ -63,7 +63,7 @@ CUT_TIMEOUT_S = 600.0
 GB = 1e9
 _TABLES_ONLY_BYTES = 3 * 188  # an MPEG-TS file of PAT, PMT and SDT packets only: no video yet
 
-STATES = ("connecting", "recording", "reconnecting", "error", "stopped")
+RecorderState = Literal["connecting", "recording", "reconnecting", "error", "stopped"]
 
 
 class RecordingError(RuntimeError):
@@ -417,7 +417,7 @@ def cut_file_clip(
 # -- the live camera's recorder --------------------------------------------------------------------
 
 
-def describe_exit(returncode: int, stderr_lines: Sequence[str], folder: Path) -> tuple[str, str]:
+def describe_exit(returncode: int, stderr_lines: Sequence[str], folder: Path) -> tuple[RecorderState, str]:
     """(state, message in words) for an ffmpeg recorder that exited. Pure, for the tests.
 
     'error' means something a person must fix (disk, permissions, credentials, codec); the recorder
@@ -525,7 +525,7 @@ class SegmentRecorder:
         self.retention_every_s = retention_every_s
         self.restarts = 0
         self.last_error: str | None = None
-        self._state = "connecting"
+        self._state: RecorderState = "connecting"
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._run_started = 0.0  # POSIX time the current ffmpeg started
@@ -542,7 +542,7 @@ class SegmentRecorder:
         return self
 
     @property
-    def state(self) -> str:
+    def state(self) -> RecorderState:
         return self._state
 
     @property
