@@ -222,6 +222,39 @@ class RecordConfig(_Model):
         description="Memory for the pre-capture frame buffer per camera; bounds RAM with many cameras.",
     )
     snapshot_quality: Int = Field(default=90, ge=1, le=100, description="JPEG quality of snapshots.")
+    # Recording by stream copy (live network cameras): the camera's own H.264 goes to disk in short
+    # segments and alert clips are cut from them; max_buffer_mb above is for the cameras that cannot
+    # be stream-copied (a local device index).
+    segments_dir: Str = Field(
+        default="data/recordings",
+        min_length=1,
+        description="Folder for the continuous recording segments of live cameras (one subfolder per "
+        "camera), relative to the config file. Alert clips stay in dir and are never deleted by retention.",
+    )
+    segment_s: Int = Field(
+        default=4,
+        ge=2,
+        le=60,
+        description="Seconds per recording segment (cut at the camera's key frames, so a segment may be "
+        "longer). Shorter: a clip is ready sooner after its alert ends; longer: fewer files. At least 2 "
+        "because segment names have 1-second resolution.",
+    )
+    retain_hours: Float = Field(
+        default=24,
+        gt=0,
+        le=24 * 366,
+        allow_inf_nan=False,
+        description="Hours of continuous recording kept per camera; older segments are deleted. Bounds how far "
+        "back a clip can start (a long dwell alert needs its arrival on disk).",
+    )
+    max_disk_gb: Float = Field(
+        default=20,
+        gt=0,
+        le=100_000,
+        allow_inf_nan=False,
+        description="Disk space in GB (10^9 bytes) the recording segments of ONE camera may use; the oldest "
+        "are deleted first when it is exceeded, even if younger than retain_hours.",
+    )
 
     @model_validator(mode="after")
     def _clip_fits(self) -> RecordConfig:

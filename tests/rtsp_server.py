@@ -31,6 +31,7 @@ def main() -> int:
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--fps", type=int, default=10)
     ap.add_argument("--pattern", default="ball", help="videotestsrc pattern (moving ball by default)")
+    ap.add_argument("--bitrate", type=int, default=300, help="kbit/s (pattern=snow fills a real camera's 2-4 Mbit/s)")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -40,7 +41,7 @@ def main() -> int:
         "! videoconvert ! video/x-raw,format=I420 "
         # zerolatency: no B-frames/lookahead, so a client gets pictures at once; a key frame every
         # second so a reconnecting client decodes within a second.
-        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} bitrate=300 "
+        f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} bitrate={args.bitrate} "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
     server = GstRtspServer.RTSPServer()

@@ -1,0 +1,1058 @@
+"""Recording by stream copy: a live camera's own H.264 on disk in short segments, alert clips cut from them.
+
+Why: the fallback ``ClipRecorder`` JPEG-encodes every decoded frame into a memory buffer and
+re-encodes each clip with libx264, which costs CPU per frame per camera, and its buffer is too short
+for a dwell alert, whose clip must show the person ARRIVING minutes before the alert. Here (as in
+Frigate's record role) one ffmpeg per camera copies the camera's packets into segment files without
+decoding anything, and a clip is cut from the segments that cover its window.
+
+- ``SegmentRecorder``: one supervised ffmpeg per live camera writing ``<root>/<camera>/YYYYmmddTHHMMSS.ts``
+  (UTC). MPEG-TS because it is readable while being written and survives a kill (no index at the
+  end, unlike MP4). Restarted with capped back-off when it exits; old segments are deleted by
+  ``enforce_retention``.
+- ``cut_clip``: segments -> browser-playable MP4 by stream copy (concat demuxer with in/out points),
+  or transcoded to H.264 when the camera sends something browsers cannot play (HEVC).
+- ``cut_file_clip``: the window of a video file, transcoded to H.264 (files replayed or run as a camera).
+- ``FileClipRecorder`` / ``SegmentClipRecorder``: the pipeline's recorder interface (``AlertRecorder``,
+  which ``ClipRecorder`` also satisfies) on top of those; they cut in a background thread, one ffmpeg
+  at a time per camera, so the camera loop never waits for a clip.
+
+Time: a segment's name is the UTC wall-clock second its file was opened. Its content's start is
+estimated from the file's mtime (when ffmpeg last wrote it, i.e. when the next segment's key frame
+arrived) minus its duration, which is sub-second accurate; when that is not possible (the segment
+being written) the name is used and the cut starts up to 1 s early rather than late.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+
+from monitor.media import MediaError, ffmpeg_exe
+from monitor.recorder import RecorderError
+from monitor.sources import Frame, expand_env, is_live_spec, redact, scrub
+
+if TYPE_CHECKING:
+    from monitor.recorder import ClipRecorder
+
+log = logging.getLogger(__name__)
+
+SEGMENT_PATTERN = "%Y%m%dT%H%M%S.ts"  # strftime, in UTC (ffmpeg runs with TZ=UTC)
+_SEGMENT_RE = re.compile(r"^(\d{8}T\d{6})\.ts$")
+_NAME_RESOLUTION_S = 1.0
+# A segment longer than this is not expected (it would need a key frame interval of minutes): the
+# look-back when listing segments that may cover a moment.
+_MAX_SEGMENT_S = 120.0
+_BROWSER_CODECS = {"h264"}
+_BROWSER_PIX_FMTS = {"yuv420p", "yuvj420p"}
+CUT_TIMEOUT_S = 600.0
+GB = 1e9
+_TABLES_ONLY_BYTES = 3 * 188  # an MPEG-TS file of PAT, PMT and SDT packets only: no video yet
+
+RecorderState = Literal["connecting", "recording", "reconnecting", "error", "stopped"]
+
+
+class RecordingError(RuntimeError):
+    """Recording or clip cutting failed; the message says what and what to do."""
+
+
+# -- segments on disk -----------------------------------------------------------------------------
+
+
+class Segment(NamedTuple):
+    path: Path
+    start: datetime  # aware UTC, from the name (1 s resolution: the content starts within that second)
+    end: datetime | None  # aware UTC (the file's mtime) once finished; None while being written
+
+
+def segment_start(path: Path) -> datetime | None:
+    """The UTC start in a segment's name, or None if the name is not a segment's."""
+    m = _SEGMENT_RE.match(path.name)
+    if m is None:
+        return None
+    try:
+        return datetime.strptime(m.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:  # e.g. month 13: not ours
+        return None
+
+
+def list_segments(folder: Path, *, writing: bool, since: datetime | None = None) -> list[Segment]:
+    """Segments in ``folder``, oldest first; the newest has ``end=None`` when ``writing``.
+
+    ``since`` skips (without a stat) segments named more than a segment's length before it, which
+    keeps listing cheap in a folder of a day's segments.
+    """
+    named: list[tuple[datetime, Path]] = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    low = None if since is None else since - timedelta(seconds=_MAX_SEGMENT_S)
+    for entry in entries:
+        start = segment_start(Path(entry.name))
+        if start is None or (low is not None and start < low):
+            continue
+        named.append((start, Path(entry.path)))
+    named.sort()
+    out: list[Segment] = []
+    for i, (start, path) in enumerate(named):
+        if writing and i == len(named) - 1:
+            out.append(Segment(path, start, None))
+            continue
+        try:
+            end = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except FileNotFoundError:  # deleted by retention meanwhile
+            continue
+        out.append(Segment(path, start, end))
+    return out
+
+
+def enforce_retention(
+    root: Path, camera_id: str, retain_hours: float, max_disk_gb: float, now: datetime
+) -> list[Path]:
+    """Delete ``camera_id``'s segments that started more than ``retain_hours`` before ``now``, then the
+    oldest while the camera's segments take more than ``max_disk_gb``. Returns the deleted paths.
+
+    Only files named like segments in ``<root>/<camera_id>/`` are touched (never alert clips, which
+    live elsewhere), and never the newest segment: it may be the one being written.
+    """
+    if not retain_hours > 0 or not math.isfinite(retain_hours):
+        raise RecordingError(f"retain_hours must be a finite number > 0, got {retain_hours}")
+    if not max_disk_gb > 0 or not math.isfinite(max_disk_gb):
+        raise RecordingError(f"max_disk_gb must be a finite number > 0, got {max_disk_gb}")
+    segs = list_segments(Path(root) / camera_id, writing=True)
+    sizes: dict[Path, int] = {}
+    for seg in segs:
+        try:
+            sizes[seg.path] = seg.path.stat().st_size
+        except FileNotFoundError:
+            sizes[seg.path] = 0
+    total = sum(sizes.values())
+    cutoff = now - timedelta(hours=retain_hours)
+    limit = max_disk_gb * GB
+    deleted: list[Path] = []
+    for seg in segs[:-1]:  # oldest first, never the newest
+        if seg.start >= cutoff and total <= limit:
+            break  # every newer segment is younger, and the total only shrinks
+        try:
+            seg.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("camera %s: cannot delete old segment %s: %s", camera_id, seg.path.name, exc)
+            continue
+        total -= sizes[seg.path]
+        deleted.append(seg.path)
+    if deleted:
+        log.info("camera %s: retention deleted %d segment(s), %s .. %s", camera_id, len(deleted),
+                 deleted[0].name, deleted[-1].name)  # fmt: skip
+    return deleted
+
+
+# -- probing and cutting ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    codec: str
+    pix_fmt: str
+    start_s: float  # the container's first timestamp (MPEG-TS files start at ~1.4 s, not 0)
+    duration_s: float | None
+    keyframes_s: tuple[float, ...] = ()  # absolute container times, when asked for
+
+
+_VIDEO_RE = re.compile(r"Stream #\d+:\d+\S*: Video: (?P<rest>.*)")
+_START_RE = re.compile(r"Duration: (?P<dur>N/A|\d+:\d+:\d+(?:\.\d+)?), start: (?P<start>-?\d+(?:\.\d+)?)")
+_KEY_RE = re.compile(r"pts_time:(?P<t>-?\d+(?:\.\d+)?)\s.*?iskey:1")
+_TOP_COMMA = re.compile(r",\s*(?![^()]*\))")
+
+
+def stream_info(path: Path, *, keyframes: bool = False) -> StreamInfo:
+    """Codec, pixel format, start and duration of a file's first video stream (one ffmpeg run).
+
+    With ``keyframes`` the key frames are decoded (only those: cheap) to list their times, which a
+    stream-copy cut must start on exactly.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-copyts"]
+    if keyframes:
+        cmd += ["-skip_frame", "nokey", "-i", str(path), "-map", "0:v:0", "-vf", "showinfo", "-f", "null", "-"]
+    else:
+        cmd += ["-i", str(path)]  # no output: ffmpeg prints the header and exits 1
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MediaError(f"cannot probe {path.name}: {exc}") from exc
+    text = res.stderr
+    m = _VIDEO_RE.search(text)
+    if m is None:
+        raise MediaError(f"no video stream in {path.name}: {text.strip()[-300:]}")
+    # "h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 1280x720, ...": commas inside () do not split.
+    fields = _TOP_COMMA.split(m.group("rest"))
+    codec = fields[0].split()[0]
+    pix_m = re.match(r"\w+", fields[1]) if len(fields) > 1 else None
+    pix = pix_m.group(0) if pix_m else "?"
+    s = _START_RE.search(text)
+    start = float(s.group("start")) if s else 0.0
+    duration = None
+    if s and s.group("dur") != "N/A":
+        h, mi, sec = s.group("dur").split(":")
+        duration = int(h) * 3600 + int(mi) * 60 + float(sec)
+    keys = tuple(float(k.group("t")) for k in _KEY_RE.finditer(text)) if keyframes else ()
+    return StreamInfo(codec=codec, pix_fmt=pix, start_s=start, duration_s=duration, keyframes_s=keys)
+
+
+def _content_start(seg: Segment, info: StreamInfo, prev: Segment | None) -> float:
+    """Best estimate (POSIX seconds) of the wall-clock time of a segment's first frame.
+
+    Finished segment: its mtime is when the next key frame arrived, so start = mtime - duration,
+    sub-second accurate and right even for the burst a camera sends on connect. Otherwise the end
+    of the previous segment if it joins on; otherwise the name + 1 s, the latest the content can
+    start, so that a cut begins up to 1 s earlier than asked rather than later.
+    """
+    name = seg.start.timestamp()
+    if seg.end is not None and info.duration_s:
+        est = seg.end.timestamp() - info.duration_s
+        # A copied file has a new mtime: only trust an estimate near the name.
+        if name - _MAX_SEGMENT_S <= est <= name + _NAME_RESOLUTION_S + 0.5:
+            return est
+    if prev is not None and prev.end is not None:
+        joined = prev.end.timestamp()
+        if name - 0.5 <= joined <= name + _NAME_RESOLUTION_S + 0.5:
+            return joined
+    return name + _NAME_RESOLUTION_S
+
+
+def _has_video(path: Path) -> bool:
+    try:
+        return path.stat().st_size > _TABLES_ONLY_BYTES
+    except OSError:
+        return False
+
+
+def _concat_line(path: Path) -> str:
+    return "file '" + str(path.resolve()).replace("'", "'\\''") + "'"
+
+
+def _check_out(out: Path) -> tuple[Path, Path]:
+    out = Path(out)
+    if out.suffix != ".mp4" or out.name.startswith(".") or len(out.name) <= 4:
+        raise RecordingError(f"clip path must be NAME.mp4 (not hidden), got {out.name!r}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecordingError(f"cannot create the clips folder {out.parent}: {exc.strerror or exc}") from exc
+    return out, out.with_name(f".{out.name}.part")
+
+
+def _x264_args(preset: str, crf: int) -> list[str]:
+    # yuv420p and even sizes: what browsers play; crop rather than scale a last odd row/column.
+    return [
+        "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2",
+        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+    ]  # fmt: skip
+
+
+def _run_to_part(cmd: list[str], part: Path, out: Path, what: str) -> Path:
+    """Run ffmpeg writing ``part``; check it holds video; rename to ``out``. Removes ``part`` on failure."""
+    try:
+        try:
+            res = subprocess.run(
+                cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                timeout=CUT_TIMEOUT_S, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise RecordingError(f"{what}: ffmpeg took over {CUT_TIMEOUT_S:.0f} s and was stopped") from exc
+        except OSError as exc:
+            raise RecordingError(f"{what}: cannot start ffmpeg ({cmd[0]}): {exc}") from exc
+        if res.returncode != 0:
+            msg = scrub(res.stderr.strip())[-400:] or f"exit code {res.returncode}"
+            if "No space left on device" in res.stderr:
+                msg = f"disk full: cannot write {part.parent} ({msg[-200:]})"
+            raise RecordingError(f"{what}: {msg}")
+        try:
+            info = stream_info(part)
+        except MediaError as exc:
+            raise RecordingError(f"{what}: the result holds no playable video ({exc})") from exc
+        if not info.duration_s:
+            raise RecordingError(f"{what}: the result holds no frames (window outside the recording?)")
+        part.replace(out)
+        return out
+    finally:
+        try:
+            part.unlink(missing_ok=True)  # only still there when something failed
+        except OSError as exc:  # e.g. a folder sits at that path
+            log.error("cannot remove %s: %s", part, exc)
+
+
+def cut_clip(
+    segments: Sequence[Segment],
+    start: datetime,
+    end: datetime,
+    out: Path,
+    *,
+    preset: str = "veryfast",
+    crf: int = 26,
+) -> Path:
+    """The recording between ``start`` and ``end`` (aware datetimes) as a browser-playable MP4 ``out``.
+
+    Stream copy (no decode) when the camera sends H.264 4:2:0; otherwise the window is transcoded to
+    H.264 yuv420p. The clip begins on the key frame at or before ``start`` (up to 1 s earlier still
+    when a segment's start is only known from its name). A gap in the recording (camera down) is
+    simply absent from the clip. Written as ``.NAME.mp4.part`` and renamed when complete.
+    Raises RecordingError when no segment covers the window or ffmpeg fails.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise RecordingError("cut_clip needs timezone-aware start and end times")
+    if end <= start:
+        raise RecordingError(f"clip end {end.isoformat()} is not after its start {start.isoformat()}")
+    out, part = _check_out(out)
+    what = f"clip {out.name}"
+    t0, t1 = start.timestamp(), end.timestamp()
+    # A segment holding only the stream tables (ffmpeg connected, no frame came) would only confuse the cut.
+    ordered = sorted((s for s in segments if _has_video(s.path)), key=lambda s: s.start)
+    # A segment holds about [name, end or now]; keep those that overlap the window.
+    chosen = [
+        (i, s)
+        for i, s in enumerate(ordered)
+        if s.start.timestamp() <= t1 and (s.end is None or s.end.timestamp() >= t0)
+    ]
+    if not chosen:
+        raise RecordingError(
+            f"{what}: no recording covers {start.isoformat(timespec='seconds')} .. "
+            f"{end.isoformat(timespec='seconds')} (camera down, or deleted by retention)"
+        )
+    try:
+        first_i, first = chosen[0]
+        first_info = stream_info(first.path, keyframes=True)
+        last_i, last = chosen[-1]
+        try:
+            last_info = first_info if last_i == first_i else stream_info(last.path)
+        except MediaError:
+            if last.end is not None:
+                raise
+            # The segment being written has no complete frame yet: the clip ends where the one before does.
+            chosen.pop()
+            last_i, last = chosen[-1]
+            last_info = first_info if last_i == first_i else stream_info(last.path)
+    except MediaError as exc:
+        raise RecordingError(f"{what}: cannot read segment: {exc}") from exc
+
+    copy = first_info.codec in _BROWSER_CODECS and first_info.pix_fmt in _BROWSER_PIX_FMTS
+    if not copy:
+        log.info("%s: camera sends %s %s, which browsers cannot play: transcoding to H.264", what,
+                 first_info.codec, first_info.pix_fmt)  # fmt: skip
+    lines = ["ffconcat version 1.0"]
+    skip_s = 0.0  # transcoding: decoded frames to drop at the start (frame-accurate)
+    for i, seg in chosen:
+        lines.append(_concat_line(seg.path))
+        if i == first_i:
+            offset = t0 - _content_start(seg, first_info, ordered[i - 1] if i else None)
+            if offset > 0 and copy:
+                # On a key frame exactly: ffmpeg would otherwise drop the frames up to the NEXT key frame.
+                target = first_info.start_s + offset
+                keys = [k for k in first_info.keyframes_s if k <= target + 1e-6]
+                if keys and keys[-1] > first_info.start_s + 1e-6:
+                    lines.append(f"inpoint {keys[-1]:.6f}")
+            elif offset > 0:
+                # Decoding from the segment's start rather than an in point: an open GOP (common in
+                # HEVC) cannot be decoded from a later key frame without losing frames.
+                skip_s = offset
+            elif offset < -0.5:
+                log.info("%s starts %.1f s later than asked: the recording begins there", what, -offset)
+        if i == last_i:
+            offset = t1 - _content_start(seg, last_info, ordered[i - 1] if i else None)
+            if seg.end is None or last_info.duration_s is None or offset < last_info.duration_s:
+                lines.append(f"outpoint {last_info.start_s + max(offset, 0.05):.6f}")
+    listing = out.with_name(f".{out.stem}.concat.txt")
+    listing.write_text("\n".join(lines) + "\n")
+    cmd = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
+        "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-an",
+        *(["-c", "copy"] if copy else ["-ss", f"{skip_s:.3f}", *_x264_args(preset, crf)]),
+        # Frames before the in point (from the key frame) would get negative times: start at 0.
+        "-avoid_negative_ts", "make_zero", "-movflags", "+faststart", "-f", "mp4", str(part),
+    ]  # fmt: skip
+    try:
+        return _run_to_part(cmd, part, out, what)
+    finally:
+        listing.unlink(missing_ok=True)
+
+
+def cut_file_clip(
+    video: Path, start_s: float, end_s: float, out: Path, *, preset: str = "veryfast", crf: int = 26
+) -> Path:
+    """Seconds ``start_s``..``end_s`` of a video file as a browser-playable MP4 (H.264 yuv420p, faststart).
+
+    Always transcoded: the start is frame-accurate (``-ss`` before ``-i`` decodes up to it) and any
+    source codec becomes playable. Cost is per clip, not per frame.
+    """
+    video = Path(video)
+    if not video.is_file():
+        raise RecordingError(f"video file not found: {video}")
+    if not (math.isfinite(start_s) and math.isfinite(end_s)) or start_s < 0 or end_s <= start_s:
+        raise RecordingError(f"clip window must be 0 <= start < end, got {start_s} .. {end_s}")
+    out, part = _check_out(out)
+    cmd = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
+        "-ss", f"{start_s:.3f}", "-i", str(video), "-t", f"{end_s - start_s:.3f}", "-map", "0:v:0", "-an",
+        *_x264_args(preset, crf), "-movflags", "+faststart", "-f", "mp4", str(part),
+    ]  # fmt: skip
+    return _run_to_part(cmd, part, out, f"clip {out.name}")
+
+
+# -- the live camera's recorder --------------------------------------------------------------------
+
+
+def describe_exit(returncode: int, stderr_lines: Sequence[str], folder: Path) -> tuple[RecorderState, str]:
+    """(state, message in words) for an ffmpeg recorder that exited. Pure, for the tests.
+
+    'error' means something a person must fix (disk, permissions, credentials, codec); the recorder
+    still retries, because a disk can be cleared and a camera reconfigured. 'reconnecting' means the
+    camera or the network.
+    """
+    text = "\n".join(stderr_lines)
+    low = text.lower()
+    last = scrub(stderr_lines[-1]).strip()[:200] if stderr_lines else ""
+    if "no space left on device" in low:
+        return "error", (
+            f"disk full: cannot write segments to {folder}: free disk space or lower record.retain_hours / max_disk_gb"
+        )
+    if "permission denied" in low or "read-only file system" in low:
+        return "error", f"cannot write segments to {folder} (permission denied or read-only): check the folder"
+    if "401 unauthorized" in low or "unauthorized" in low:
+        return "error", "the camera rejected the user name or password (401): check the credentials"
+    if "404 not found" in low:
+        return "error", "the camera has no stream at that path (404): check the URL's path"
+    if "could not find tag for codec" in low or ("not supported" in low and "codec" in low):
+        return "error", (
+            f"this stream cannot be recorded by copy into MPEG-TS ({last}): use the camera's H.264 or HEVC stream"
+        )
+    if "connection refused" in low:
+        return "reconnecting", "the camera refused the connection (off, rebooting, or wrong port)"
+    if "timed out" in low:
+        return "reconnecting", "no answer from the camera (timed out): network or camera down"
+    if "no route to host" in low or "network is unreachable" in low or "name or service not known" in low:
+        return "reconnecting", "the camera is unreachable (no route, or unknown host): check the address and network"
+    if returncode == 0:
+        return "reconnecting", "the stream ended"
+    return "reconnecting", f"ffmpeg exited with code {returncode}" + (f": {last}" if last else "")
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has Linux send the child SIGTERM when the thread that started it ends.
+
+    Why: a monitor killed hard (SIGKILL, OOM) would otherwise leave its ffmpeg writing on, and the
+    next monitor's ffmpeg would write into the same folder beside it. The supervisor thread starts
+    ffmpeg and outlives it, so only the monitor's death triggers this.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return preexec
+
+
+class SegmentRecorder:
+    """One live camera recorded by stream copy into segments, supervised (see the module docstring).
+
+    ``state``: 'connecting' (first attempt), 'recording' (data flowing), 'reconnecting' (camera or
+    network down, retrying with back-off), 'error' (disk full, permissions, credentials: retrying,
+    but a person must act; ``last_error`` says what), 'stopped' (after close()).
+    """
+
+    def __init__(
+        self,
+        source: str,
+        root: Path,
+        camera_id: str,
+        *,
+        segment_s: int = 4,
+        retain_hours: float = 24.0,
+        max_disk_gb: float = 20.0,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
+        io_timeout_s: float = 5.0,
+        stale_after_s: float = 15.0,
+        retention_every_s: float = 60.0,
+    ) -> None:
+        if not is_live_spec(source) or source.strip().isdigit():
+            raise RecordingError(
+                f"{redact(source)} is not a network camera: record files with FileClipRecorder and "
+                "local devices (which deliver raw frames) with ClipRecorder"
+            )
+        if not camera_id or "/" in camera_id or camera_id.startswith("."):
+            raise RecordingError(f"camera id must be a plain folder name, got {camera_id!r}")
+        if not 2 <= segment_s <= 60:
+            raise RecordingError(f"segment_s must be 2..60 s, got {segment_s}")
+        if not 0 < backoff_s[0] <= backoff_s[1]:
+            raise RecordingError(f"backoff_s must be (min, max) with 0 < min <= max, got {backoff_s}")
+        if io_timeout_s <= 0 or stale_after_s <= 0 or retention_every_s <= 0:
+            raise RecordingError("io_timeout_s, stale_after_s and retention_every_s must be > 0")
+        for what, value in (("retain_hours", retain_hours), ("max_disk_gb", max_disk_gb)):
+            if not (value > 0 and math.isfinite(value)):
+                raise RecordingError(f"{what} must be a finite number > 0, got {value}")
+        self.name = redact(source)
+        self._url = expand_env(source)  # a missing ${VAR} fails here, naming the variable
+        self.root = Path(root)
+        self.camera_id = camera_id
+        self.dir = self.root / camera_id
+        self.segment_s = segment_s
+        self.retain_hours = retain_hours
+        self.max_disk_gb = max_disk_gb
+        self.backoff_s = backoff_s
+        self.io_timeout_s = io_timeout_s
+        self.stale_after_s = stale_after_s
+        self.retention_every_s = retention_every_s
+        self.restarts = 0
+        self.last_error: str | None = None
+        self._state: RecorderState = "connecting"
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._run_started = 0.0  # POSIX time the current ffmpeg started
+        self._progress_at = 0.0  # monotonic time ffmpeg last reported more data
+        self._progress: tuple[str, str] = ("", "")
+        self._stderr: deque[str] = deque(maxlen=30)
+        self._closing = threading.Event()
+        self._retention_due = 0.0
+        self._thread = threading.Thread(target=self._supervise, name=f"rec-{camera_id}", daemon=True)
+
+    # -- public -----------------------------------------------------------------------------
+    def start(self) -> SegmentRecorder:
+        self._thread.start()
+        return self
+
+    @property
+    def state(self) -> RecorderState:
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        """ffmpeg is up (connecting or recording)."""
+        with self._lock:
+            return self._proc is not None and self._proc.poll() is None
+
+    def segments(self, since: datetime | None = None) -> list[Segment]:
+        """This camera's segments, oldest first (``since``: only those that may reach that moment).
+
+        The newest has ``end=None`` while ffmpeg is writing it.
+        """
+        with self._lock:
+            alive = self._proc is not None and self._proc.poll() is None
+            run_started = self._run_started
+        segs = list_segments(self.dir, writing=False, since=since)
+        if alive and segs and segs[-1].start.timestamp() >= run_started - _NAME_RESOLUTION_S:
+            segs[-1] = Segment(segs[-1].path, segs[-1].start, None)
+        return segs
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop ffmpeg (SIGINT, then kill) and the supervisor; returns within ~timeout_s + 2 s."""
+        self._closing.set()
+        self._stop_proc(timeout_s)
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=timeout_s + 2.0)
+        self._state = "stopped"
+
+    def __enter__(self) -> SegmentRecorder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- supervision ------------------------------------------------------------------------
+    def _command(self) -> list[str]:
+        timeout_us = str(int(self.io_timeout_s * 1e6))
+        scheme = self._url.split("://", 1)[0].lower()
+        if scheme in ("rtsp", "rtsps"):
+            net = ["-rtsp_transport", "tcp", "-timeout", timeout_us]
+        else:
+            net = ["-rw_timeout", timeout_us]
+        return [
+            ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+            "-progress", "pipe:1", "-stats_period", "1",
+            *net, "-i", self._url,
+            "-map", "0:v:0", "-c", "copy",
+            "-f", "segment", "-segment_time", str(self.segment_s), "-segment_format", "mpegts",
+            # Never two segments within one second of each other: their names would collide.
+            "-min_seg_duration", "1.5",
+            "-reset_timestamps", "1", "-strftime", "1",
+            # Write each packet through at once: the segment being written is readable up to its
+            # last frame (a clip cut at close() needs it), and a kill loses nothing buffered.
+            "-segment_format_options", "flush_packets=1",
+            str(self.dir / SEGMENT_PATTERN),
+        ]  # fmt: skip
+
+    def _clean(self, line: str) -> str:
+        return scrub(line.replace(self._url, self.name))
+
+    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = self._clean(raw.decode("utf-8", "replace").rstrip())
+            if line:
+                self._stderr.append(line)
+                log.debug("camera %s recorder: %s", self.camera_id, line)
+
+    def _read_progress(self, proc: subprocess.Popen[bytes]) -> None:
+        # ffmpeg's -progress: key=value lines every second; frame= and out_time_us= move while
+        # packets are written, so no folder has to be listed to know the camera is alive.
+        assert proc.stdout is not None
+        frame, out_time = "", ""
+        for raw in proc.stdout:
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "frame":
+                frame = value
+            elif key == "out_time_us":
+                out_time = value
+            elif key == "progress" and frame not in ("", "0") and (frame, out_time) != self._progress:
+                self._progress = (frame, out_time)
+                self._progress_at = time.monotonic()
+
+    def _wait_past_newest_name(self) -> None:
+        # A segment opened within the same second as the newest one on disk would overwrite it.
+        segs = list_segments(self.dir, writing=False, since=datetime.now(UTC))
+        if segs:
+            wait = segs[-1].start.timestamp() + _NAME_RESOLUTION_S - time.time()
+            if wait > 0:
+                self._closing.wait(wait + 0.01)
+
+    def _maybe_retain(self) -> None:
+        if time.monotonic() < self._retention_due:
+            return
+        self._retention_due = time.monotonic() + self.retention_every_s
+        try:
+            enforce_retention(self.root, self.camera_id, self.retain_hours, self.max_disk_gb, datetime.now(UTC))
+        except OSError as exc:
+            log.warning("camera %s: retention failed: %s", self.camera_id, exc)
+
+    def _supervise(self) -> None:
+        failures = 0  # consecutive runs that recorded nothing
+        while not self._closing.is_set():
+            try:
+                self._wait_past_newest_name()
+                recorded, rc = self._run_once()
+            except Exception as exc:  # a bug or an odd OS error must not end the camera's recording
+                log.exception("camera %s: recorder supervision failed", self.camera_id)
+                self._state, self.last_error = "error", f"recorder failed: {type(exc).__name__}: {exc}"
+                recorded, rc = False, None
+            if self._closing.is_set():
+                break
+            if rc is not None:
+                self._state, self.last_error = describe_exit(rc, list(self._stderr), self.dir)
+            failures = 0 if recorded else failures + 1
+            delay = min(self.backoff_s[0] * (2 ** max(failures - 1, 0)), self.backoff_s[1])
+            log.warning("camera %s recorder %s: %s; retrying in %.1f s", self.camera_id, self.name,
+                        self.last_error, delay)  # fmt: skip
+            deadline = time.monotonic() + delay
+            while not self._closing.wait(min(0.5, max(0.0, deadline - time.monotonic()))):
+                self._maybe_retain()
+                if time.monotonic() >= deadline:
+                    break
+            if self._closing.is_set():
+                break
+            self.restarts += 1
+        self._state = "stopped"
+        log.info("camera %s recorder stopped", self.camera_id)
+
+    def _run_once(self) -> tuple[bool, int | None]:
+        """One ffmpeg run until it exits, stalls or close(). (recorded anything, exit code or None)."""
+        self._stderr.clear()
+        self._progress = ("", "")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._state = "error"
+            self.last_error = f"cannot create the segments folder {self.dir}: {exc.strerror or exc}"
+            return False, None
+        env = {**os.environ, "TZ": "UTC"}  # strftime in the segment names is local time: make it UTC
+        try:
+            proc = subprocess.Popen(
+                self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, preexec_fn=_die_with_parent(),
+            )  # fmt: skip
+        except OSError as exc:
+            self._state = "error"
+            self.last_error = f"cannot start ffmpeg: {exc}"
+            return False, None
+        readers = [
+            threading.Thread(target=fn, args=(proc,), name=f"rec-{what}-{self.camera_id}", daemon=True)
+            for fn, what in ((self._read_stderr, "err"), (self._read_progress, "out"))
+        ]
+        for t in readers:
+            t.start()
+        with self._lock:
+            self._proc = proc
+            self._run_started = time.time()
+        self._progress_at = time.monotonic()
+        log.info("camera %s: recording %s to %s", self.camera_id, self.name, self.dir)
+        recorded = False
+        stalled = False
+        while proc.poll() is None and not self._closing.is_set():
+            if self._progress != ("", "") and not recorded:
+                recorded = True
+                self._state = "recording"
+                self.last_error = None
+            if time.monotonic() - self._progress_at > self.stale_after_s:
+                stalled = True  # a frozen camera: ffmpeg's socket timeout did not fire, so do not wait for it
+                break
+            self._maybe_retain()
+            self._closing.wait(0.25)
+        if self._closing.is_set() or stalled:
+            self._stop_proc(3.0)
+        rc = proc.wait()
+        for t in readers:
+            t.join(timeout=2.0)
+        with self._lock:
+            self._proc = None
+        if stalled:
+            self._state = "reconnecting"
+            self.last_error = f"no data from the camera for {self.stale_after_s:g} s (stream frozen or stalled)"
+            return recorded, None
+        return recorded, rc
+
+    def _stop_proc(self, timeout_s: float) -> None:
+        with self._lock:
+            proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGINT)  # ffmpeg closes the segment cleanly
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("camera %s: recorder ignored SIGINT for %.0f s; killing it", self.camera_id, timeout_s)
+            proc.kill()
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+# -- the pipeline's recorder interface ---------------------------------------------------------------
+
+
+class AlertRecorder(Protocol):
+    """What the pipeline needs from a clip recorder (``ClipRecorder`` and the two below).
+
+    ``begin`` covers from ``since_pts - pre_capture_s``, ``end`` lets the clip run on to
+    ``end_pts + post_capture_s``, a clip never exceeds ``max_clip_s``; ``finished`` returns the
+    clips completed (renamed into place) since the last call; ``close`` finishes open clips with
+    what exists, waits, and returns the clips finished meanwhile.
+    """
+
+    def push(self, frame: Frame) -> None: ...
+
+    def begin(self, key: str, since_pts: float, name: str) -> Path: ...
+
+    def end(self, key: str, end_pts: float) -> None: ...
+
+    def finished(self) -> list[tuple[str, Path]]: ...
+
+    def close(self) -> list[tuple[str, Path]]: ...
+
+
+@dataclass
+class _Job:
+    key: str
+    name: str
+    final: Path
+    start: float  # on the recorder's clock: file seconds, or POSIX seconds for live cameras
+    cap: float
+    stop: float | None = None
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class _CuttingRecorder:
+    """Clip bookkeeping shared by the file and segment recorders; a subclass maps pts to its clock,
+    says when a clip's material is complete, and cuts it. One worker thread cuts, one clip at a time.
+    """
+
+    poll_s = 0.5
+
+    def __init__(
+        self, clips_dir: Path, camera_id: str, *, pre_capture_s: float, post_capture_s: float, max_clip_s: float
+    ) -> None:
+        if pre_capture_s < 0 or post_capture_s < 0:
+            raise RecorderError(f"pre/post capture must be >= 0 s, got {pre_capture_s}, {post_capture_s}")
+        if max_clip_s <= 0:
+            raise RecorderError(f"max_clip_s must be > 0, got {max_clip_s}")
+        self.clips_dir = Path(clips_dir)
+        self.camera_id = camera_id
+        self.pre_capture_s = pre_capture_s
+        self.post_capture_s = post_capture_s
+        self.max_clip_s = max_clip_s
+        self._open: dict[str, _Job] = {}
+        self._queue: list[_Job] = []  # stop known, waiting to be cut
+        self._done: list[tuple[str, Path]] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._closed = False
+        self._worker = threading.Thread(target=self._work, name=f"cut-{camera_id}", daemon=True)
+        self._worker.start()
+
+    # subclass hooks
+    def _clock(self, pts: float) -> float:
+        raise NotImplementedError
+
+    def _now(self) -> float | None:
+        raise NotImplementedError
+
+    def _observe(self, frame: Frame) -> None:
+        raise NotImplementedError
+
+    def _ready(self, job: _Job) -> bool:
+        raise NotImplementedError
+
+    def _cut(self, job: _Job) -> Path:
+        raise NotImplementedError
+
+    # -- AlertRecorder -------------------------------------------------------------------------
+    def push(self, frame: Frame) -> None:
+        if self._closed:
+            raise RecorderError(f"recorder of camera {self.camera_id} is closed")
+        self._observe(frame)
+        now = self._now()
+        if now is None:
+            return
+        with self._cond:
+            for job in list(self._open.values()):
+                if now >= job.cap:
+                    log.info("camera %s: clip %s reached max_clip_s=%g s", self.camera_id, job.name,
+                             self.max_clip_s)  # fmt: skip
+                    self._schedule(job, job.cap)
+
+    def begin(self, key: str, since_pts: float, name: str) -> Path:
+        if self._closed:
+            raise RecorderError(f"recorder of camera {self.camera_id} is closed")
+        if not name or os.sep in name or name.startswith("."):
+            raise RecorderError(f"clip name must be a plain file name without extension, got {name!r}")
+        with self._cond:
+            if key in self._open:
+                log.warning("camera %s: clip %s already open; begin() ignored", self.camera_id, key)
+                return self._open[key].final
+            start = self._clock(since_pts - self.pre_capture_s)
+            final = self.clips_dir / f"{name}.mp4"
+            job = _Job(key=key, name=name, final=final, start=start, cap=start + self.max_clip_s)
+            self._open[key] = job
+            return job.final
+
+    def end(self, key: str, end_pts: float) -> None:
+        with self._cond:
+            job = self._open.get(key)
+            if job is None:
+                log.warning("camera %s: end() for clip %s that is not open (finished?)", self.camera_id, key)
+                return
+            self._schedule(job, min(self._clock(end_pts + self.post_capture_s), job.cap))
+
+    def finished(self) -> list[tuple[str, Path]]:
+        with self._cond:
+            done, self._done = self._done, []
+        return done
+
+    def close(self) -> list[tuple[str, Path]]:
+        """Cut every open and waiting clip with the material there is now; wait for the cuts."""
+        if not self._closed:
+            with self._cond:
+                now = self._now()
+                for job in list(self._open.values()):
+                    self._schedule(job, job.cap if now is None else min(max(now, job.start), job.cap))
+                self._closing = True
+                self._cond.notify_all()
+            self._worker.join()
+            self._closed = True
+        return self.finished()
+
+    @property
+    def open_keys(self) -> list[str]:
+        with self._cond:
+            return list(self._open)
+
+    # -- worker --------------------------------------------------------------------------------
+    def _schedule(self, job: _Job, stop: float) -> None:
+        """Caller holds the lock."""
+        self._open.pop(job.key, None)
+        job.stop = max(stop, job.start + 1e-3)
+        self._queue.append(job)
+        self._cond.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                job = next((j for j in self._queue if self._closing or self._ready_safe(j)), None)
+                if job is None:
+                    if self._closing and not self._queue:
+                        return
+                    self._cond.wait(self.poll_s)
+                    continue
+                self._queue.remove(job)
+            try:
+                final = self._cut(job)
+            except (RecordingError, MediaError, OSError) as exc:
+                log.error("camera %s: clip %s lost: %s", self.camera_id, job.name, exc)
+                continue
+            except Exception:  # a bug in one cut must not end the camera's clips
+                log.exception("camera %s: clip %s lost", self.camera_id, job.name)
+                continue
+            with self._cond:
+                self._done.append((job.key, final))
+            log.info("camera %s: clip %s done", self.camera_id, final.name)
+
+    def _ready_safe(self, job: _Job) -> bool:
+        try:
+            return self._ready(job)
+        except OSError as exc:
+            log.warning("camera %s: cannot check clip %s: %s", self.camera_id, job.name, exc)
+            return False
+
+
+class FileClipRecorder(_CuttingRecorder):
+    """Clips of a video file (replayed, or run as a camera) cut from the file itself when they end.
+
+    ``push`` only notes how far the file has played; nothing is buffered or encoded per frame.
+    """
+
+    def __init__(
+        self,
+        video: Path,
+        clips_dir: Path,
+        camera_id: str,
+        fps: float,
+        *,
+        pre_capture_s: float,
+        post_capture_s: float,
+        max_clip_s: float,
+        preset: str = "veryfast",
+        crf: int = 26,
+    ) -> None:
+        if not fps > 0 or not math.isfinite(fps):
+            raise RecorderError(f"fps must be > 0, got {fps}")
+        self.video = Path(video)
+        self.fps = fps
+        self.preset, self.crf = preset, crf
+        self._last_pts: float | None = None
+        super().__init__(
+            clips_dir, camera_id, pre_capture_s=pre_capture_s, post_capture_s=post_capture_s, max_clip_s=max_clip_s
+        )
+
+    def _clock(self, pts: float) -> float:
+        return max(0.0, pts)
+
+    def _now(self) -> float | None:
+        # The end of the last frame seen: a clip closed now includes that frame.
+        return None if self._last_pts is None else self._last_pts + 1.0 / self.fps
+
+    def _observe(self, frame: Frame) -> None:
+        self._last_pts = frame.pts_s
+
+    def _ready(self, job: _Job) -> bool:
+        return True  # the whole file is already on disk
+
+    def _cut(self, job: _Job) -> Path:
+        assert job.stop is not None
+        return cut_file_clip(self.video, job.start, job.stop, job.final, preset=self.preset, crf=self.crf)
+
+
+class SegmentClipRecorder(_CuttingRecorder):
+    """Clips of a live camera cut from its ``SegmentRecorder``'s segments.
+
+    ``push`` only records the frame's pts -> wall-clock mapping (no encoding). A clip is cut once
+    finished segments cover its end (a newer segment has begun, or ffmpeg is down and the end has
+    passed), or ``cover_timeout_s`` after its end at the latest. Close this before its SegmentRecorder.
+    """
+
+    def __init__(
+        self,
+        segment_recorder: SegmentRecorder,
+        clips_dir: Path,
+        camera_id: str | None = None,
+        *,
+        pre_capture_s: float,
+        post_capture_s: float,
+        max_clip_s: float,
+        cover_timeout_s: float | None = None,
+        preset: str = "veryfast",
+        crf: int = 26,
+    ) -> None:
+        self.segments = segment_recorder
+        self.preset, self.crf = preset, crf
+        if cover_timeout_s is None:
+            cover_timeout_s = 3 * segment_recorder.segment_s + 30
+        self.cover_timeout_s = cover_timeout_s
+        # (pts, POSIX wall) samples at least 1 s apart: pts -> wall even for a moment minutes back,
+        # right across wall-clock steps. 4 h of them is ~14k pairs.
+        self._samples: deque[tuple[float, float]] = deque(maxlen=4 * 3600)
+        self._latest: tuple[float, float] | None = None
+        super().__init__(
+            clips_dir, camera_id or segment_recorder.camera_id,
+            pre_capture_s=pre_capture_s, post_capture_s=post_capture_s, max_clip_s=max_clip_s,
+        )  # fmt: skip
+
+    def _observe(self, frame: Frame) -> None:
+        if frame.wall is None:
+            raise RecorderError(
+                "SegmentClipRecorder needs live frames with wall-clock times; use FileClipRecorder for files"
+            )
+        pair = (frame.pts_s, frame.wall.timestamp())
+        self._latest = pair
+        if not self._samples or pair[0] - self._samples[-1][0] >= 1.0:
+            self._samples.append(pair)
+
+    def _clock(self, pts: float) -> float:
+        if self._latest is None:
+            raise RecorderError("no frame pushed yet: the pts -> wall-clock mapping is unknown")
+        best = self._latest
+        if self._samples and pts < self._latest[0] - 1.0:
+            # Nearest sample (samples are in pts order).
+            lo, hi = 0, len(self._samples) - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._samples[mid][0] < pts:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            best = self._samples[lo]
+        return best[1] + (pts - best[0])
+
+    def _now(self) -> float | None:
+        return None if self._latest is None else self._latest[1]
+
+    def _ready(self, job: _Job) -> bool:
+        assert job.stop is not None
+        if time.time() > job.stop + self.cover_timeout_s:
+            return True  # cut with what there is rather than wait for ever
+        segs = self.segments.segments(since=datetime.fromtimestamp(job.stop, UTC))
+        if any(s.end is None and s.start.timestamp() > job.stop for s in segs):
+            return True  # a newer segment is being written: everything up to stop is finished
+        if segs and segs[-1].start.timestamp() > job.stop:
+            return True
+        # ffmpeg is down (camera gone): once stop has passed, nothing more will come for this window.
+        return not self.segments.running and time.time() > job.stop + 1.0
+
+    def _cut(self, job: _Job) -> Path:
+        assert job.stop is not None
+        start, stop = datetime.fromtimestamp(job.start, UTC), datetime.fromtimestamp(job.stop, UTC)
+        segs = self.segments.segments(since=start)
+        return cut_clip(segs, start, stop, job.final, preset=self.preset, crf=self.crf)
+
+
+if TYPE_CHECKING:  # the type checker proves all three recorders fit the pipeline's interface
+
+    def _fits(a: ClipRecorder, b: FileClipRecorder, c: SegmentClipRecorder) -> list[AlertRecorder]:
+        return [a, b, c]
