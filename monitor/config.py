@@ -225,6 +225,13 @@ class RecordConfig(_Model):
     # Recording by stream copy (live network cameras): the camera's own H.264 goes to disk in short
     # segments and alert clips are cut from them; max_buffer_mb above is for the cameras that cannot
     # be stream-copied (a local device index).
+    stream_copy: Bool = Field(
+        default=True,
+        description="Record without re-encoding: a network camera's own H.264 goes to disk in segments "
+        "and clips are cut from them; a file's clips are cut from the file. false: every frame is "
+        "JPEG-encoded into a pre-capture buffer and clips are re-encoded from it (the old way; several "
+        "times the CPU per camera, and a dwell alert's clip may miss the arrival).",
+    )
     segments_dir: Str = Field(
         default="data/recordings",
         min_length=1,

@@ -36,7 +36,7 @@ from monitor.detector import make_detector
 from monitor.gate import Gate, RateGate, WatchedZones
 from monitor.motion import MotionDetector
 from monitor.objects import classify
-from monitor.recording import AlertRecorder, make_recorder
+from monitor.recording import AlertRecorder, describe_recorder, make_recorder
 from monitor.rules import CameraJudge, MuteSet
 from monitor.sources import Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact
 from monitor.store import Store
@@ -224,8 +224,8 @@ class CameraPipeline:
         )  # fmt: skip
         longest_gone = max((r.disappear_after_s for r in self.rules if r.type == "disappear"), default=0.0)
         recorder = make_recorder(
-            record_spec, cam, src, self.clips_dir, self.cfg.resolve_path(cam.record.segments_dir),
-            buffer_extra_s=longest_gone,
+            record_spec, cam.id, cam.record, src.fps, src.size, self.clips_dir,
+            self.cfg.resolve_path(cam.record.segments_dir), buffer_extra_s=longest_gone,
         )  # fmt: skip
         gate = self._gate(src)
         self.source_stats = src.stats
@@ -365,7 +365,7 @@ class StatusReporter:
             log.exception("camera %s: could not write its status", self.cam.id)
 
     def started(self, src: FrameSource, recorder: AlertRecorder) -> None:
-        self.set("running", recording=recorder.describe())
+        self.set("running", recording=describe_recorder(recorder))
 
     def report(
         self,
@@ -392,7 +392,7 @@ class StatusReporter:
             frames=st.frames, dropped=st.dropped, reconnects=st.reconnects, last_error=st.last_error,
             frame_path=frame_path or self._last_frame_path(), detect_mode=gate.rate.mode,
             detect_rate=None if rate is None else round(rate, 2), missed=clock.missed,
-            lag_s=round(self.lag_s, 2), recording=recorder.describe(),
+            lag_s=round(self.lag_s, 2), recording=describe_recorder(recorder),
         )  # fmt: skip
         self.lag_s = 0.0
 

@@ -40,14 +40,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from monitor.media import MediaError, ffmpeg_exe
-from monitor.recorder import RecorderError
+from monitor.config import RecordConfig
+from monitor.recorder import ClipRecorder, RecorderError
 from monitor.sources import Frame, expand_env, is_live_spec, redact, scrub
-
-if TYPE_CHECKING:
-    from monitor.recorder import ClipRecorder
 
 log = logging.getLogger(__name__)
 
@@ -1050,6 +1048,63 @@ class SegmentClipRecorder(_CuttingRecorder):
         start, stop = datetime.fromtimestamp(job.start, UTC), datetime.fromtimestamp(job.stop, UTC)
         segs = self.segments.segments(since=start)
         return cut_clip(segs, start, stop, job.final, preset=self.preset, crf=self.crf)
+
+
+class LiveRecorder(SegmentClipRecorder):
+    """A live camera's continuous recording and its alert clips, started and closed together."""
+
+    def __init__(self, segment_recorder: SegmentRecorder, clips_dir: Path, **kw: Any) -> None:
+        super().__init__(segment_recorder.start(), clips_dir, **kw)
+
+    def close(self) -> list[tuple[str, Path]]:
+        try:
+            return super().close()  # the clips first: they may still need the newest segment
+        finally:
+            self.segments.close()
+
+
+def make_recorder(
+    spec: str,
+    camera_id: str,
+    rec: RecordConfig,
+    fps: float,
+    frame_wh: tuple[int, int],
+    clips_dir: Path,
+    segments_root: Path,
+    *,
+    buffer_extra_s: float = 0.0,
+) -> AlertRecorder:
+    """The recorder for a camera whose video comes from ``spec`` (its main stream, or a file).
+
+    - a network camera: its own H.264 recorded by stream copy, clips cut from the segments;
+    - a video file (replayed, or run as a camera): clips cut from the file itself;
+    - a local capture device, or ``record.stream_copy: false``: the in-memory JPEG buffer and clips
+      re-encoded from it. A device index delivers raw frames: there is no stream to copy.
+    """
+    clip_times = dict(pre_capture_s=rec.pre_capture_s, post_capture_s=rec.post_capture_s, max_clip_s=rec.max_clip_s)
+    device = spec.strip().isdigit()
+    if rec.stream_copy and not device:
+        if not is_live_spec(spec):
+            return FileClipRecorder(Path(spec), clips_dir, camera_id, fps, **clip_times)
+        segments = SegmentRecorder(
+            spec, segments_root, camera_id, segment_s=rec.segment_s, retain_hours=rec.retain_hours,
+            max_disk_gb=rec.max_disk_gb,
+        )  # fmt: skip
+        return LiveRecorder(segments, clips_dir, camera_id=camera_id, **clip_times)
+    return ClipRecorder(
+        clips_dir, camera_id, fps, frame_wh, **clip_times,
+        buffer_s=rec.pre_capture_s + buffer_extra_s, max_buffer_mb=rec.max_buffer_mb,
+    )  # fmt: skip
+
+
+def describe_recorder(recorder: AlertRecorder) -> str:
+    """One line for the Cameras page: how this camera records, and what is wrong if anything is."""
+    if isinstance(recorder, SegmentClipRecorder):
+        seg = recorder.segments
+        return f"stream copy: {seg.state}" + (f" ({seg.last_error})" if seg.last_error and seg.state != "recording" else "")
+    if isinstance(recorder, FileClipRecorder):
+        return "clips cut from the file"
+    return "JPEG buffer, clips re-encoded"
 
 
 if TYPE_CHECKING:  # the type checker proves all three recorders fit the pipeline's interface
