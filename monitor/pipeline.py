@@ -29,7 +29,9 @@ from monitor.detector import DetectionScheduler, Detector, make_detector
 from monitor.objects import classify
 from monitor.recorder import ClipRecorder, write_snapshot
 from monitor.rules import CameraJudge, MuteSet
-from monitor.sources import Frame, FrameSource, SourceError, is_live_spec, open_source, redact
+from monitor.sources import (
+    Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
+)  # fmt: skip
 from monitor.store import AlertRow, Store
 from monitor.tracking import Tracker
 from monitor.zones import polygon_px
@@ -195,7 +197,7 @@ class CameraPipeline:
             # A camera that is down when the monitor starts is waited for (reconnecting with
             # back-off) rather than given up on: the service runs around the clock.
             self._set_status("connecting")
-            src = open_source(spec, stop=self.stop, first_frame_timeout_s=None)
+            src = open_source(spec, stop=self.stop, first_frame_timeout_s=None, on_down=self._source_down)
         else:
             src = open_source(spec, stop=self.stop)
         try:
@@ -365,6 +367,14 @@ class CameraPipeline:
             self.store.set_camera_status(self.cam.id, name=self.cam.name, state=state, **fields)
         except Exception:  # status is best-effort: never let it stop detection
             log.exception("camera %s: could not write its status", self.cam.id)
+
+    def _source_down(self, st: SourceStats) -> None:
+        # On the source's watchdog thread: no frame reaches the loop while the camera is down, so
+        # the status would keep saying "running" without this.
+        self._set_status(
+            "reconnecting", last_frame_at=st.last_frame_at, frames=st.frames, dropped=st.dropped,
+            reconnects=st.reconnects, last_error=st.last_error, frame_path=self._last_frame_path(),
+        )  # fmt: skip
 
     def _status(self, src: FrameSource, state: str, frame: Frame | None = None) -> None:
         st = src.stats
