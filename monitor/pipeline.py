@@ -28,9 +28,10 @@ from monitor.config import AppConfig, ResolvedCamera
 from monitor.detector import DetectionScheduler, Detector, make_detector
 from monitor.objects import classify
 from monitor.recorder import ClipRecorder, write_snapshot
+from monitor.recovery import CameraStart
 from monitor.rules import CameraJudge, MuteSet
 from monitor.sources import (
-    Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
+    FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
 )  # fmt: skip
 from monitor.store import AlertRow, Store
 from monitor.tracking import Tracker
@@ -192,6 +193,11 @@ class CameraPipeline:
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> list[AlertSummary]:
         """Process the whole feed. Raises SourceError when the source cannot be opened."""
+        # Before anything new is recorded: tidy up after a killed earlier run of this camera.
+        with CameraStart(self.store, self.cam.id, self.clips_dir, self.cfg.base_dir) as started:
+            return self._open_and_run(started)
+
+    def _open_and_run(self, started: CameraStart) -> list[AlertSummary]:
         spec = self._spec()
         if is_live_spec(spec):
             # A camera that is down when the monitor starts is waited for (reconnecting with
@@ -200,6 +206,9 @@ class CameraPipeline:
             src = open_source(spec, stop=self.stop, first_frame_timeout_s=None, on_down=self._source_down)
         else:
             src = open_source(spec, stop=self.stop)
+            if isinstance(src, FileSource) and self.start is not None:
+                # Once the file has opened: a file that fails replaces nothing.
+                started.replace_earlier_replay(self.start, src.duration_s)
         try:
             self._run(src)
         finally:

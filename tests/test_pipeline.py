@@ -197,9 +197,11 @@ def test_replay_cli_json_and_sigterm_finishes_clips(tmp_path: Path) -> None:
     assert 5 <= alerts[0]["start_s"] <= 20
 
     # The same file paced in real time, stopped by SIGTERM while the person is in the zone:
-    # the open alert is closed and its clip finished, not left half-written.
+    # the open alert is closed and its clip finished, not left half-written. (On another day: a
+    # replay over the same time would replace the first one's alert.)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "replay", str(short), "--config", str(cfg_path), "--realtime"],
+        [sys.executable, "-m", "monitor", "replay", str(short), "--config", str(cfg_path), "--realtime",
+         "--start", "2026-07-16T14:00:00"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     db = tmp_path / "monitor.db"
