@@ -155,7 +155,9 @@ class CameraPipeline:
         self._by_id: dict[int, AlertRow] = {}
         rec = self.cam.record
         self.clips_dir = cfg.resolve_path(rec.dir)
-        self.status_dir = cfg.resolve_path("data/cameras")
+        # Beside the store whose status rows point at them (data/cameras for the shipped config), so
+        # that a replay into a scratch store (evaluate) never overwrites the camera page's frames.
+        self.status_dir = store.path.parent / "cameras"
 
     # -- helpers ---------------------------------------------------------------------------
     def _spec(self) -> str:

@@ -6,7 +6,7 @@ Prints, for one clip:
 - milliseconds per stage: decode and record per frame, detect / track / rules per detection.
 
 Usage: .venv/bin/python scripts/bench_monitor.py [--video FILE] [--camera ID] [--model NAME]
-       [--backend opencv|ultralytics] [--imgsz N] [--detect-fps N]
+       [--backend opencv|ultralytics] [--imgsz N] [--detect-fps N] [--store URL]
 Default: the offline COCO model (opencv backend, yolov3-tiny at 416) at 5 detections/s over the
 first 720p sample clip.
 """
@@ -57,8 +57,10 @@ def bench_config(args: argparse.Namespace, tmp: Path) -> Path:
     if (REPO / "models" / model).exists():
         model = str(REPO / "models" / model)
     data["detector"].update({"backend": args.backend, "model": model, "imgsz": args.imgsz})
-    data["store"] = {"url": f"sqlite:///{tmp / 'bench.db'}"}
-    data["record"]["dir"] = str(tmp / "clips")
+    # A scratch store and clips folder unless told otherwise: benchmark replays are not alerts for the
+    # officers. With --store the clips go where config.yaml keeps them, so the store's links hold.
+    data["store"] = {"url": args.store or f"sqlite:///{tmp / 'bench.db'}"}
+    data["record"]["dir"] = str(REPO / data["record"]["dir"] if args.store else tmp / "clips")
     cam = data["cameras"][args.camera]
     cam["detect_fps"] = args.detect_fps
     cam.pop("detector", None)
@@ -76,6 +78,9 @@ def main() -> int:
     p.add_argument("--model", default="coco-yolov3-tiny")
     p.add_argument("--imgsz", type=int, default=416)
     p.add_argument("--detect-fps", type=float, default=5.0)
+    p.add_argument("--store", metavar="URL", help="keep the replay's alerts in this store "
+                   "(sqlite:////absolute/path.db) and its clips in config.yaml's record.dir; "
+                   "default: a scratch folder, removed at the end")
     args = p.parse_args()
 
     shipped = load_config(REPO / "config.yaml")

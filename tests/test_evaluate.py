@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import imageio_ffmpeg
 import pytest
 
-from monitor.evaluate import Expected, Raised, as_json_report, evaluate, overall, score, table
+from monitor.evaluate import Expected, Raised, as_json_report, evaluate, overall, run_evaluate, score, table
 
 WATER = Expected("person_in_water", "water", 13.0, 16.5)
 DROWN = Expected("possible_drowning", "water", 18.0, 31.0)
@@ -149,3 +151,48 @@ def test_pipeline_replay_localises_naive_start(monkeypatch: pytest.MonkeyPatch) 
     assert ev.pipeline_replay(Cfg(), "cam", Path("x.mp4"), datetime(2027, 5, 12, 7, 30)) == []
     assert seen["start"] == datetime(2027, 5, 12, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert seen["kw"] == {"realtime": False, "progress": False}
+
+
+def _site(tmp: Path) -> tuple[Path, Path]:
+    """A config whose store is the officers' one (officers.db), and a videos folder with one real clip."""
+    from tests.test_pipeline import need_coco
+
+    videos = tmp / "videos"
+    videos.mkdir()
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=10",
+         "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(videos / "cam.mp4")],
+        check=True, timeout=60,
+    )  # fmt: skip
+    (videos / "cam.json").write_text(json.dumps({"camera": "cam", "start_time": "2025-07-01T10:00:00", "expected": []}))
+    cfg = tmp / "config.yaml"
+    cfg.write_text(f"""timezone: UTC
+detector: {{backend: opencv, model: {need_coco()}, imgsz: 320}}
+store: {{url: "sqlite:///officers.db"}}
+cameras:
+  cam:
+    source: videos/cam.mp4
+    zones:
+      water: {{kind: water, coordinates: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}}
+rules:
+  - {{id: person_in_water, type: enter, zones: [water], objects: [person]}}
+""")
+    return videos, cfg
+
+
+def test_evaluate_keeps_its_replays_out_of_the_officers_store(tmp_path: Path) -> None:
+    videos, cfg = _site(tmp_path)
+    assert run_evaluate(videos, cfg, as_json=True) == 0
+    assert not (tmp_path / "officers.db").exists(), "evaluate wrote into the officers' alert store"
+    assert not (tmp_path / "data").exists() and not (tmp_path / "cameras").exists()
+
+
+def test_evaluate_store_option_keeps_them_where_asked(tmp_path: Path) -> None:
+    from monitor.__main__ import main
+    from monitor.store import Store
+
+    videos, cfg = _site(tmp_path)
+    assert main(["evaluate", "--videos", str(videos), "--config", str(cfg), "--store", "sqlite:///kept.db"]) == 0
+    assert not (tmp_path / "officers.db").exists()
+    with Store(tmp_path / "kept.db") as store:
+        assert store.camera_status("cam") is not None, "the replay ran against the store asked for"
