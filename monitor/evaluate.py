@@ -7,7 +7,7 @@ out. ``evaluate`` replays every clip in a folder that has a ground-truth file
 
 Ground truth (written by ``python -m monitor.synth clips``)::
 
-    {"camera": "01_wade_in", "start_time": "2027-08-14T14:00:00", "video": "01_wade_in" (optional),
+    {"camera": "01_wade_in", "start_time": "2025-08-14T14:00:00", "video": "01_wade_in" (optional),
      "zones": {...}, "expected": [{"rule": "person_in_water", "zone": "water",
                                     "start_s": [earliest, latest], "end_s": 21.4 | null}]}
 

@@ -102,10 +102,10 @@ def test_overall_pools_clips() -> None:
 
 
 def test_evaluate_replays_each_ground_truth(tmp_path: Path) -> None:
-    gt = {"camera": "cam", "start_time": "2027-05-12T07:30:00", "zones": {},
+    gt = {"camera": "cam", "start_time": "2025-05-12T07:30:00", "zones": {},
           "expected": [{"rule": "person_in_water", "zone": "water", "start_s": [1.0, 4.0], "end_s": None}]}
     (tmp_path / "cam.json").write_text(json.dumps(gt))
-    (tmp_path / "cam_sept.json").write_text(json.dumps({**gt, "video": "cam", "start_time": "2027-09-12T07:30:00", "expected": []}))
+    (tmp_path / "cam_sept.json").write_text(json.dumps({**gt, "video": "cam", "start_time": "2025-09-12T07:30:00", "expected": []}))
     (tmp_path / "cam.mp4").write_bytes(b"")
     (tmp_path / "notes.json").write_text("[1, 2]")  # not ground truth: ignored
     calls = []
@@ -116,7 +116,7 @@ def test_evaluate_replays_each_ground_truth(tmp_path: Path) -> None:
 
     scores = evaluate(tmp_path, object(), replay)
     assert [s.clip for s in scores] == ["cam", "cam_sept"]
-    assert calls == [("cam", "cam.mp4", datetime(2027, 5, 12, 7, 30)), ("cam", "cam.mp4", datetime(2027, 9, 12, 7, 30))]
+    assert calls == [("cam", "cam.mp4", datetime(2025, 5, 12, 7, 30)), ("cam", "cam.mp4", datetime(2025, 9, 12, 7, 30))]
     assert all(Path(c[1]).name == c[1] for c in calls)
     assert scores[0].found == 1 and scores[1].false_alerts == 1
     report = as_json_report(scores)
@@ -148,8 +148,8 @@ def test_pipeline_replay_localises_naive_start(monkeypatch: pytest.MonkeyPatch) 
     class Cfg:
         tz = ZoneInfo("Asia/Shanghai")
 
-    assert ev.pipeline_replay(Cfg(), "cam", Path("x.mp4"), datetime(2027, 5, 12, 7, 30)) == []
-    assert seen["start"] == datetime(2027, 5, 12, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert ev.pipeline_replay(Cfg(), "cam", Path("x.mp4"), datetime(2025, 5, 12, 7, 30)) == []
+    assert seen["start"] == datetime(2025, 5, 12, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert seen["kw"] == {"realtime": False, "progress": False}
 
 
