@@ -151,8 +151,9 @@ def overall(scores: Sequence[ClipScore]) -> dict[str, Any]:
 
 Replay = Callable[[Any, str, Path, datetime | None], list[Any]]
 STORE_HELP = (
-    "keep the replays' alerts in this store (sqlite:///relative/to/config.db or sqlite:////abs.db); "
-    "default: a scratch store, removed at the end, so the officers' alert list stays clean"
+    "keep the replays' alerts in this store (sqlite:///relative/to/config.db or sqlite:////abs.db) and "
+    "their clips beside it in <name>-clips/; default: a scratch folder, removed at the end, so the "
+    "officers' alert list stays clean"
 )
 
 
@@ -222,6 +223,11 @@ def as_json_report(scores: Sequence[ClipScore]) -> dict[str, Any]:
     return {"clips": [asdict(s) for s in scores], "overall": overall(scores)}
 
 
+def clips_dir_for(db: Path) -> Path:
+    """Where the clips of a store given with --store go: ``<folder>/<name>-clips`` beside it."""
+    return db.with_name(f"{db.stem}-clips")
+
+
 def redirect_output(cfg: Any, store_url: str, clips_dir: Path | None = None) -> Any:
     """``cfg`` with its alert store (and, if given, every camera's clips folder) somewhere else."""
     from monitor.config import StoreConfig
@@ -242,9 +248,11 @@ def run_evaluate(
     """CLI body: 0 when every clip was replayed, 1 when one failed, 2 when there is nothing to score.
 
     The replays' alerts and clips go to a scratch folder that is removed at the end, not into the
-    store the officers review; ``store_url`` (``--store``) keeps them in that store instead.
+    store the officers review; ``store_url`` (``--store``) keeps them in that store instead, with the
+    clips beside it.
     """
     from monitor.config import load_config
+    from monitor.store import StoreError, parse_url
 
     if not ground_truth_files(videos):
         print(f"no ground-truth files (*.json) in {videos}", file=sys.stderr)
@@ -256,8 +264,15 @@ def run_evaluate(
             log.info("evaluate: alerts and clips go to a scratch folder %s (removed at the end; "
                      "--store URL keeps them)", scratch)  # fmt: skip
         else:
-            cfg = redirect_output(cfg, store_url)
-            log.info("evaluate: alerts go to %s", store_url)
+            try:
+                db = parse_url(store_url, cfg.base_dir)
+            except StoreError as e:
+                print(f"error: --store: {e}", file=sys.stderr)
+                return 2
+            # Clips beside that store, not in the officers' folder: clip names carry alert ids, and
+            # two stores' ids would collide there.
+            cfg = redirect_output(cfg, f"sqlite:///{db}", clips_dir_for(db))
+            log.info("evaluate: alerts go to %s, clips to %s", db, clips_dir_for(db))
         scores = evaluate(videos, cfg, replay)
     if as_json:
         print(json.dumps(as_json_report(scores), indent=2))

@@ -29,7 +29,9 @@ import cv2  # noqa: E402
 from ruamel.yaml import YAML  # noqa: E402
 
 from monitor.config import load_config  # noqa: E402
+from monitor.evaluate import clips_dir_for  # noqa: E402
 from monitor.pipeline import STAGES, DetectorPool, StageClock, replay_file  # noqa: E402
+from monitor.store import StoreError, parse_url  # noqa: E402
 from monitor.tracking import Tracker  # noqa: E402
 
 
@@ -58,9 +60,10 @@ def bench_config(args: argparse.Namespace, tmp: Path) -> Path:
         model = str(REPO / "models" / model)
     data["detector"].update({"backend": args.backend, "model": model, "imgsz": args.imgsz})
     # A scratch store and clips folder unless told otherwise: benchmark replays are not alerts for the
-    # officers. With --store the clips go where config.yaml keeps them, so the store's links hold.
-    data["store"] = {"url": args.store or f"sqlite:///{tmp / 'bench.db'}"}
-    data["record"]["dir"] = str(REPO / data["record"]["dir"] if args.store else tmp / "clips")
+    # officers. With --store the clips go beside that store (as evaluate does).
+    db = parse_url(args.store, REPO) if args.store else tmp / "bench.db"
+    data["store"] = {"url": f"sqlite:///{db}"}
+    data["record"]["dir"] = str(clips_dir_for(db) if args.store else tmp / "clips")
     cam = data["cameras"][args.camera]
     cam["detect_fps"] = args.detect_fps
     cam.pop("detector", None)
@@ -79,8 +82,8 @@ def main() -> int:
     p.add_argument("--imgsz", type=int, default=416)
     p.add_argument("--detect-fps", type=float, default=5.0)
     p.add_argument("--store", metavar="URL", help="keep the replay's alerts in this store "
-                   "(sqlite:////absolute/path.db) and its clips in config.yaml's record.dir; "
-                   "default: a scratch folder, removed at the end")
+                   "(sqlite:///relative/to/the/repository.db or sqlite:////absolute.db) and its clips "
+                   "beside it in <name>-clips/; default: a scratch folder, removed at the end")
     args = p.parse_args()
 
     shipped = load_config(REPO / "config.yaml")
@@ -99,7 +102,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        cfg = load_config(bench_config(args, tmp))
+        try:
+            cfg = load_config(bench_config(args, tmp))
+        except StoreError as e:
+            print(f"error: --store: {e}", file=sys.stderr)
+            return 2
         clock = StageClock()
         # Steady state, as a camera that runs all day: load the model and the tracker's libraries,
         # and run one inference, before the clock starts.

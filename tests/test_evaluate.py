@@ -196,3 +196,12 @@ def test_evaluate_store_option_keeps_them_where_asked(tmp_path: Path) -> None:
     assert not (tmp_path / "officers.db").exists()
     with Store(tmp_path / "kept.db") as store:
         assert store.camera_status("cam") is not None, "the replay ran against the store asked for"
+
+
+def test_evaluate_store_option_refuses_a_bad_url_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.__main__ import main
+
+    videos, cfg = _site(tmp_path)
+    assert main(["evaluate", "--videos", str(videos), "--config", str(cfg), "--store", "postgres://x/y"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --store:") and "sqlite:///" in err and "\n" not in err
