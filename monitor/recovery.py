@@ -136,10 +136,10 @@ class CameraStart:
             with self.claim.alone() as alone:
                 if alone:
                     self.recovery = recover_camera(self.store, self.camera, self.clips_dir, self.base_dir)
-                elif self.store.alerts_to_recover(self.camera):
+                else:
                     log.info(
-                        "camera %s is running in another process: leftovers of an earlier run are left "
-                        "for a later start", self.camera,
+                        "camera %s is also running elsewhere: what a killed earlier run left behind is "
+                        "tidied up at a later start, when it runs alone", self.camera,
                     )  # fmt: skip
         except BaseException:
             self.claim.release()
