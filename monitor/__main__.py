@@ -24,6 +24,8 @@ log = logging.getLogger("monitor")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from monitor.evaluate import STORE_HELP
+
     p = argparse.ArgumentParser(prog="python -m monitor", description="Lakeshore Watch monitor")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--videos", type=Path, default=Path("sample_videos"))
     e.add_argument("--config", type=Path, default=Path("config.yaml"))
     e.add_argument("--json", action="store_true")
+    e.add_argument("--store", metavar="URL", help=STORE_HELP)
     return p
 
 
@@ -206,7 +209,7 @@ def cmd_zones(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from monitor.evaluate import run_evaluate
 
-    return run_evaluate(args.videos, args.config, args.json)
+    return run_evaluate(args.videos, args.config, args.json, store_url=args.store)
 
 
 def main(argv: list[str] | None = None) -> int:

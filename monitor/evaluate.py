@@ -7,7 +7,7 @@ out. ``evaluate`` replays every clip in a folder that has a ground-truth file
 
 Ground truth (written by ``python -m monitor.synth clips``)::
 
-    {"camera": "01_wade_in", "start_time": "2027-08-14T14:00:00", "video": "01_wade_in" (optional),
+    {"camera": "01_wade_in", "start_time": "2025-08-14T14:00:00", "video": "01_wade_in" (optional),
      "zones": {...}, "expected": [{"rule": "person_in_water", "zone": "water",
                                     "start_s": [earliest, latest], "end_s": 21.4 | null}]}
 
@@ -25,6 +25,7 @@ import json
 import logging
 import statistics
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -149,6 +150,11 @@ def overall(scores: Sequence[ClipScore]) -> dict[str, Any]:
 # ---- replaying the clips ----------------------------------------------------------------------
 
 Replay = Callable[[Any, str, Path, datetime | None], list[Any]]
+STORE_HELP = (
+    "keep the replays' alerts in this store (sqlite:///relative/to/config.db or sqlite:////abs.db) and "
+    "their clips beside it in <name>-clips/; default: a scratch folder, removed at the end, so the "
+    "officers' alert list stays clean"
+)
 
 
 def pipeline_replay(config: Any, camera_id: str, video: Path, start: datetime | None) -> list[Any]:
@@ -217,15 +223,57 @@ def as_json_report(scores: Sequence[ClipScore]) -> dict[str, Any]:
     return {"clips": [asdict(s) for s in scores], "overall": overall(scores)}
 
 
-def run_evaluate(videos: Path, config: Path, as_json: bool, replay: Replay = pipeline_replay) -> int:
-    """CLI body: 0 when every clip was replayed, 1 when one failed, 2 when there is nothing to score."""
+def clips_dir_for(db: Path) -> Path:
+    """Where the clips of a store given with --store go: ``<folder>/<name>-clips`` beside it."""
+    return db.with_name(f"{db.stem}-clips")
+
+
+def redirect_output(cfg: Any, store_url: str, clips_dir: Path | None = None) -> Any:
+    """``cfg`` with its alert store (and, if given, every camera's clips folder) somewhere else."""
+    from monitor.config import StoreConfig
+
+    update: dict[str, Any] = {"store": StoreConfig(url=store_url)}
+    if clips_dir is not None:
+        update["record"] = cfg.record.model_copy(update={"dir": str(clips_dir)})
+        update["cameras"] = {
+            cid: cam.model_copy(update={"record": cam.record.model_copy(update={"dir": str(clips_dir)})})
+            for cid, cam in cfg.cameras.items()
+        }
+    return cfg.model_copy(update=update)
+
+
+def run_evaluate(
+    videos: Path, config: Path, as_json: bool, replay: Replay = pipeline_replay, store_url: str | None = None
+) -> int:
+    """CLI body: 0 when every clip was replayed, 1 when one failed, 2 when there is nothing to score.
+
+    The replays' alerts and clips go to a scratch folder that is removed at the end, not into the
+    store the officers review; ``store_url`` (``--store``) keeps them in that store instead, with the
+    clips beside it.
+    """
     from monitor.config import load_config
+    from monitor.store import StoreError, parse_url
 
     if not ground_truth_files(videos):
         print(f"no ground-truth files (*.json) in {videos}", file=sys.stderr)
         return 2
     cfg = load_config(config)
-    scores = evaluate(videos, cfg, replay)
+    with tempfile.TemporaryDirectory(prefix="lakeshore-evaluate-") as scratch:
+        if store_url is None:
+            cfg = redirect_output(cfg, f"sqlite:///{Path(scratch) / 'monitor.db'}", Path(scratch) / "clips")
+            log.info("evaluate: alerts and clips go to a scratch folder %s (removed at the end; "
+                     "--store URL keeps them)", scratch)  # fmt: skip
+        else:
+            try:
+                db = parse_url(store_url, cfg.base_dir)
+            except StoreError as e:
+                print(f"error: --store: {e}", file=sys.stderr)
+                return 2
+            # Clips beside that store, not in the officers' folder: clip names carry alert ids, and
+            # two stores' ids would collide there.
+            cfg = redirect_output(cfg, f"sqlite:///{db}", clips_dir_for(db))
+            log.info("evaluate: alerts go to %s, clips to %s", db, clips_dir_for(db))
+        scores = evaluate(videos, cfg, replay)
     if as_json:
         print(json.dumps(as_json_report(scores), indent=2))
     else:
@@ -238,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--videos", type=Path, default=Path("sample_videos"), help="folder of clips with <stem>.json ground truth")
     p.add_argument("--config", type=Path, default=Path("config.yaml"))
     p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    p.add_argument("--store", metavar="URL", help=STORE_HELP)
     args = p.parse_args(argv)
-    return run_evaluate(args.videos, args.config, args.json)
+    return run_evaluate(args.videos, args.config, args.json, store_url=args.store)
 
 
 if __name__ == "__main__":

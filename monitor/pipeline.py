@@ -37,8 +37,11 @@ from monitor.gate import Gate, RateGate, WatchedZones
 from monitor.motion import MotionDetector
 from monitor.objects import classify
 from monitor.recording import AlertRecorder, describe_recorder, make_recorder
+from monitor.recovery import CameraStart
 from monitor.rules import CameraJudge, MuteSet
-from monitor.sources import Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact
+from monitor.sources import (
+    FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
+)  # fmt: skip
 from monitor.store import Store
 from monitor.tracking import Tracker
 from monitor.zones import polygon_px
@@ -193,6 +196,11 @@ class CameraPipeline:
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> list[AlertSummary]:
         """Process the whole feed. Raises SourceError when the source cannot be opened."""
+        # Before anything new is recorded: tidy up after a killed earlier run of this camera.
+        with CameraStart(self.store, self.cam.id, self.clips_dir, self.cfg.base_dir) as started:
+            return self._open_and_run(started)
+
+    def _open_and_run(self, started: CameraStart) -> list[AlertSummary]:
         record_spec = self._resolve(self.source_spec or self.cam.source)
         # A camera's sub-stream, where it has one, is what we decode; the main stream is only copied.
         detect_spec = record_spec if self.source_spec else self._resolve(self.cam.detect_source or record_spec)
@@ -200,9 +208,12 @@ class CameraPipeline:
             # A camera that is down when the monitor starts is waited for (reconnecting with
             # back-off) rather than given up on: the service runs around the clock.
             self.status.set("connecting")
-            src = open_source(detect_spec, stop=self.stop, first_frame_timeout_s=None)
+            src = open_source(detect_spec, stop=self.stop, first_frame_timeout_s=None, on_down=self.status.source_down)
         else:
             src = open_source(detect_spec, stop=self.stop)
+            if isinstance(src, FileSource) and self.start is not None:
+                # Once the file has opened: a file that fails replaces nothing.
+                started.replace_earlier_replay(self.start, src.duration_s)
         try:
             self._run(src, record_spec)
         finally:
@@ -348,7 +359,9 @@ class StatusReporter:
     def __init__(self, store: Store, cfg: AppConfig, cam: ResolvedCamera) -> None:
         self.store = store
         self.cam = cam
-        self.status_dir = cfg.resolve_path("data/cameras")
+        # Beside the store whose status rows point at them (data/cameras for the shipped config), so
+        # that a replay into a scratch store (evaluate) never overwrites the camera page's frames.
+        self.status_dir = store.path.parent / "cameras"
         self._base = cfg.base_dir
         self._at = -1e9
         self._frame_at = -1e9
@@ -363,6 +376,14 @@ class StatusReporter:
             self.store.set_camera_status(self.cam.id, name=self.cam.name, state=state, **fields)
         except Exception:  # status is best-effort: never let it stop detection
             log.exception("camera %s: could not write its status", self.cam.id)
+
+    def source_down(self, st: SourceStats) -> None:
+        # On the source's watchdog thread: no frame reaches the loop while the camera is down, so
+        # the status would keep saying "running" without this.
+        self.set(
+            "reconnecting", last_frame_at=st.last_frame_at, frames=st.frames, dropped=st.dropped,
+            reconnects=st.reconnects, last_error=st.last_error, frame_path=self._last_frame_path(),
+        )  # fmt: skip
 
     def started(self, src: FrameSource, recorder: AlertRecorder) -> None:
         self.set("running", recording=describe_recorder(recorder))

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 FFMPEG_CAPTURE_OPTIONS = "rtsp_transport;tcp|timeout;3000000"
 _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The smallest picture the monitor takes: one H.264 macroblock. Below it the clip encoder fails (it
+# needs at least 2x2) and nothing a camera could show would be found by the detector anyway; a
+# 1x1 "video" is a placeholder or a broken export, and is refused at open instead.
+MIN_FRAME_WH = (16, 16)
+# A read that fails after this long without a frame was a stall (a frozen camera: FFmpeg's socket
+# timeout ended it), not a dropped connection, which fails at once.
+STALL_S = 2.0
 
 
 class SourceError(Exception):
@@ -113,6 +120,20 @@ def expand_env(spec: str) -> str:
     return _VAR_RE.sub(sub, spec)
 
 
+def check_frame_size(name: str, size: tuple[int, int]) -> None:
+    """Raise SourceError when frames of ``name`` are smaller than MIN_FRAME_WH."""
+    w, h = size
+    if w < MIN_FRAME_WH[0] or h < MIN_FRAME_WH[1]:
+        raise SourceError(
+            f"{name} has {w}x{h} pixel frames: the monitor needs at least {MIN_FRAME_WH[0]}x{MIN_FRAME_WH[1]} "
+            "(a camera picture, not a placeholder or a broken export); check the file or the camera's stream settings"
+        )
+
+
+def no_frame_message(silent_s: float) -> str:
+    return f"no frame for {silent_s:.0f} s (stream frozen or stalled)"
+
+
 def is_live_spec(spec: str) -> bool:
     return spec.strip().isdigit() or urlsplit(spec).scheme.lower() in _LIVE_SCHEMES
 
@@ -125,12 +146,15 @@ def open_source(
     stale_after_s: float = 10.0,
     stop: threading.Event | None = None,
     first_frame_timeout_s: float | None = 20.0,
+    on_down: Callable[[SourceStats], None] | None = None,
 ) -> FrameSource:
     """Open a file path (already resolved), a live URL or a device index such as "0".
 
     Files are checked at once (exists, not empty, first frame decodes). Live sources wait up to
     ``first_frame_timeout_s`` for their first frame, so that ``fps`` and ``size`` are known, and raise
-    SourceError if none came; ``None`` waits (reconnecting) until ``stop`` is set.
+    SourceError if none came; ``None`` waits (reconnecting) until ``stop`` is set. ``on_down`` is
+    called (on the watchdog thread) each time a live stream is found dead or frozen, with the stats
+    whose ``last_error`` says why: no frame reaches the caller then, so this is its chance to tell.
     """
     if queue_size < 1:
         raise SourceError(f"queue_size must be >= 1, got {queue_size}")
@@ -140,8 +164,9 @@ def open_source(
         raise SourceError(f"stale_after_s must be > 0, got {stale_after_s}")
     if is_live_spec(spec):
         src = LiveSource(
-            spec, queue_size=queue_size, backoff_s=backoff_s, stale_after_s=stale_after_s, stop=stop
-        )
+            spec, queue_size=queue_size, backoff_s=backoff_s, stale_after_s=stale_after_s, stop=stop,
+            on_down=on_down,
+        )  # fmt: skip
         src.start(first_frame_timeout_s)
         return src
     return FileSource(Path(spec))
@@ -182,9 +207,19 @@ class FileSource:
             fps = 25.0
         self.fps = fps
         self.size = (int(first.shape[1]), int(first.shape[0]))
+        try:
+            check_frame_size(f"video file {path}", self.size)
+        except SourceError:
+            self._cap.release()
+            raise
         self._first: np.ndarray | None = first
         self._claimed = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._closed = False
+
+    @property
+    def duration_s(self) -> float | None:
+        """How long the container says the file runs (None when it does not say)."""
+        return self._claimed / self.fps if self._claimed > 0 else None
 
     def frames(self) -> Iterator[Frame]:
         if self._first is None:
@@ -237,8 +272,10 @@ class LiveSource:
         backoff_s: tuple[float, float],
         stale_after_s: float,
         stop: threading.Event | None,
+        on_down: Callable[[SourceStats], None] | None = None,
     ) -> None:
         self.spec = spec
+        self.on_down = on_down
         self.name = redact(spec)
         self.stats = SourceStats()
         self.fps = 0.0
@@ -273,6 +310,11 @@ class LiveSource:
                     f"live source {self.name} delivered no frame within {first_frame_timeout_s:.0f} s "
                     f"({err}): check the address, credentials, network and that the camera is on"
                 )
+        try:
+            check_frame_size(f"live source {self.name}", self.size)
+        except SourceError:
+            self.close()
+            raise
 
     def frames(self) -> Iterator[Frame]:
         """Frames as they arrive, until close() or the stop event; survives reconnects."""
@@ -321,7 +363,7 @@ class LiveSource:
                 last = att.last_frame if att.last_frame is not None else att.started
                 if time.monotonic() - last > self.stale_after_s:
                     # A frozen camera blocks read(): abandon that reader, it exits when read returns.
-                    att.error = f"no frame for {self.stale_after_s:g} s (stream frozen or stalled)"
+                    att.error = no_frame_message(time.monotonic() - last)
                     break
             got_frames = att.last_frame is not None
             self._gen += 1  # any late frame from the abandoned reader is now ignored
@@ -333,10 +375,19 @@ class LiveSource:
             log.warning(
                 "live source %s down (%s); reconnecting in %.1f s", self.name, self.stats.last_error, delay
             )
+            self._report_down()
             if self._closed.wait(delay) or self._stop.wait(0):
                 break
             self.stats.reconnects += 1
         log.info("live source %s closed", self.name)
+
+    def _report_down(self) -> None:
+        if self.on_down is None:
+            return
+        try:
+            self.on_down(self.stats)
+        except Exception:  # the caller's bookkeeping must never stop the reconnecting
+            log.exception("live source %s: on_down failed", self.name)
 
     def _read(self, att: _Attempt) -> None:
         cap: cv2.VideoCapture | None = None
@@ -360,7 +411,7 @@ class LiveSource:
             while att.gen == self._gen and not self._halted():
                 ok, image = cap.read()
                 if not ok or image is None:
-                    att.error = "read failed (stream ended or connection dropped)"
+                    att.error = self._read_failure(att)
                     return
                 if att.gen != self._gen:
                     return  # abandoned by the watchdog while blocked in read()
@@ -372,6 +423,18 @@ class LiveSource:
             if cap is not None:
                 cap.release()
             att.done.set()
+
+    @staticmethod
+    def _read_failure(att: _Attempt) -> str:
+        """Why read() failed, in words an operator can act on.
+
+        A frozen camera usually ends in FFmpeg's own socket timeout (~9 s) before the watchdog's
+        stale_after_s: that is still a freeze, so say how long no frame came rather than "read failed".
+        """
+        silent = time.monotonic() - (att.last_frame if att.last_frame is not None else att.started)
+        if silent >= STALL_S:
+            return no_frame_message(silent)
+        return "read failed (stream ended or connection dropped)"
 
     def _deliver(self, image: np.ndarray, nominal_fps: float) -> None:
         now = time.monotonic()

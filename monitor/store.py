@@ -151,7 +151,12 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0",
     ],
-    # 4: what the Cameras page shows of motion gating and recording: the detection mode and rate,
+    # 4: alerts that a killed monitor left open and the next start of the camera closed at their last
+    # known time (monitor/recovery.py): the review page marks them, since their end is not the event's.
+    [
+        "ALTER TABLE alerts ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0",
+    ],
+    # 5: what the Cameras page shows of motion gating and recording: the detection mode and rate,
     # detection slots missed for lack of CPU, how far behind the camera runs, and the recorder.
     [
         "ALTER TABLE camera_status ADD COLUMN detect_mode TEXT",
@@ -206,6 +211,7 @@ class AlertRow:
     reason: str | None = None
     note: str | None = None
     reviewed_at: datetime | None = None
+    interrupted: bool = False
     id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -215,6 +221,8 @@ class AlertRow:
         kw = {k: row[k] for k in row.keys() if k in names}
         for k in ("started_at", "ended_at", "reviewed_at"):
             kw[k] = from_db_time(kw.get(k))
+        if "interrupted" in kw:
+            kw["interrupted"] = bool(kw["interrupted"])
         return cls(**kw)
 
 
@@ -336,11 +344,18 @@ class Store:
     _ALERT_COLS = (
         "camera", "rule", "category", "label", "zone", "severity", "started_at", "ended_at",
         "start_offset_s", "end_offset_s", "track_id", "score", "clip_path", "snapshot_path",
-        "source", "status", "reviewer", "reason", "note", "reviewed_at",
+        "source", "status", "reviewer", "reason", "note", "reviewed_at", "interrupted",
     )  # fmt: skip
+    # An officer's work on an alert: a verdict, a note, or any entry in its audit trail.
+    _REVIEWED = (
+        "(status <> 'new' OR reviewer IS NOT NULL OR note IS NOT NULL "
+        "OR EXISTS (SELECT 1 FROM audit_log l WHERE l.alert_id = alerts.id))"
+    )
 
     @staticmethod
     def _db_value(v: Any) -> Any:
+        if isinstance(v, bool):
+            return int(v)
         return to_db_time(v) if isinstance(v, datetime) else v
 
     def insert_alert(self, a: AlertRow) -> int:
@@ -387,6 +402,60 @@ class Store:
         with self._lock:
             rows = self.conn.execute(sql, args).fetchall()
         return [AlertRow.from_row(r) for r in rows]
+
+    # -- recovery and replays (monitor/recovery.py) ---------------------------------------------
+    def alerts_to_recover(self, camera: str) -> list[AlertRow]:
+        """This camera's alerts still open, or without a clip or snapshot linked."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT * FROM alerts WHERE camera = ? "
+                "AND (ended_at IS NULL OR clip_path IS NULL OR snapshot_path IS NULL) ORDER BY id",
+                (camera,),
+            ).fetchall()
+        return [AlertRow.from_row(r) for r in rows]
+
+    def alert_ids_exist(self, ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        marks = ", ".join("?" for _ in ids)
+        with self._lock:
+            rows = self.conn.execute(f"SELECT id FROM alerts WHERE id IN ({marks})", ids).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def replayed_alerts(self, camera: str, start: datetime, end: datetime) -> list[tuple[AlertRow, bool]]:
+        """Alerts of earlier replays (or file cameras) of ``camera`` that started in [start, end],
+        each with whether an officer has reviewed it."""
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT *, {self._REVIEWED} AS reviewed FROM alerts WHERE camera = ? "
+                "AND source IN ('replay', 'file') AND started_at >= ? AND started_at <= ? ORDER BY id",
+                (camera, to_db_time(start), to_db_time(end)),
+            ).fetchall()
+        return [(AlertRow.from_row(r), bool(r["reviewed"])) for r in rows]
+
+    def delete_unreviewed_alerts(self, ids: list[int]) -> list[AlertRow]:
+        """Delete those of ``ids`` that no officer has reviewed; return the rows deleted.
+
+        The check is made inside the write transaction, so a verdict given a moment ago is never lost.
+        """
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        with self.transaction() as c:
+            rows = c.execute(
+                f"SELECT * FROM alerts WHERE id IN ({marks}) AND NOT {self._REVIEWED}", ids
+            ).fetchall()
+            gone = [int(r["id"]) for r in rows]
+            if gone:
+                gone_marks = ", ".join("?" for _ in gone)
+                c.execute(f"DELETE FROM alert_seen WHERE alert_id IN ({gone_marks})", gone)
+                c.execute(f"DELETE FROM alerts WHERE id IN ({gone_marks})", gone)
+        return [AlertRow.from_row(r) for r in rows]
+
+    def camera_status(self, camera: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.conn.execute("SELECT * FROM camera_status WHERE camera = ?", (camera,)).fetchone()
+        return None if row is None else dict(row)
 
     # -- mutes and camera status ----------------------------------------------------------------
     def active_mutes(self, camera: str, at: datetime) -> list[Mute]:

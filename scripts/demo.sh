@@ -7,6 +7,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-5000}
 
 echo "== 1/3  Running the monitor over the sample videos (each camera in config.yaml is a file) =="
+echo "   (run again, it replaces the earlier run's alerts; alerts with an officer's verdict are kept)"
 $PY -m monitor run --config config.yaml
 
 echo

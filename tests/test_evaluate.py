@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import imageio_ffmpeg
 import pytest
 
-from monitor.evaluate import Expected, Raised, as_json_report, evaluate, overall, score, table
+from monitor.evaluate import Expected, Raised, as_json_report, evaluate, overall, run_evaluate, score, table
 
 WATER = Expected("person_in_water", "water", 13.0, 16.5)
 DROWN = Expected("possible_drowning", "water", 18.0, 31.0)
@@ -100,10 +102,10 @@ def test_overall_pools_clips() -> None:
 
 
 def test_evaluate_replays_each_ground_truth(tmp_path: Path) -> None:
-    gt = {"camera": "cam", "start_time": "2027-05-12T07:30:00", "zones": {},
+    gt = {"camera": "cam", "start_time": "2025-05-12T07:30:00", "zones": {},
           "expected": [{"rule": "person_in_water", "zone": "water", "start_s": [1.0, 4.0], "end_s": None}]}
     (tmp_path / "cam.json").write_text(json.dumps(gt))
-    (tmp_path / "cam_sept.json").write_text(json.dumps({**gt, "video": "cam", "start_time": "2027-09-12T07:30:00", "expected": []}))
+    (tmp_path / "cam_sept.json").write_text(json.dumps({**gt, "video": "cam", "start_time": "2025-09-12T07:30:00", "expected": []}))
     (tmp_path / "cam.mp4").write_bytes(b"")
     (tmp_path / "notes.json").write_text("[1, 2]")  # not ground truth: ignored
     calls = []
@@ -114,7 +116,7 @@ def test_evaluate_replays_each_ground_truth(tmp_path: Path) -> None:
 
     scores = evaluate(tmp_path, object(), replay)
     assert [s.clip for s in scores] == ["cam", "cam_sept"]
-    assert calls == [("cam", "cam.mp4", datetime(2027, 5, 12, 7, 30)), ("cam", "cam.mp4", datetime(2027, 9, 12, 7, 30))]
+    assert calls == [("cam", "cam.mp4", datetime(2025, 5, 12, 7, 30)), ("cam", "cam.mp4", datetime(2025, 9, 12, 7, 30))]
     assert all(Path(c[1]).name == c[1] for c in calls)
     assert scores[0].found == 1 and scores[1].false_alerts == 1
     report = as_json_report(scores)
@@ -146,6 +148,60 @@ def test_pipeline_replay_localises_naive_start(monkeypatch: pytest.MonkeyPatch) 
     class Cfg:
         tz = ZoneInfo("Asia/Shanghai")
 
-    assert ev.pipeline_replay(Cfg(), "cam", Path("x.mp4"), datetime(2027, 5, 12, 7, 30)) == []
-    assert seen["start"] == datetime(2027, 5, 12, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert ev.pipeline_replay(Cfg(), "cam", Path("x.mp4"), datetime(2025, 5, 12, 7, 30)) == []
+    assert seen["start"] == datetime(2025, 5, 12, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert seen["kw"] == {"realtime": False, "progress": False}
+
+
+def _site(tmp: Path) -> tuple[Path, Path]:
+    """A config whose store is the officers' one (officers.db), and a videos folder with one real clip."""
+    from tests.test_pipeline import need_coco
+
+    videos = tmp / "videos"
+    videos.mkdir()
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=10",
+         "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(videos / "cam.mp4")],
+        check=True, timeout=60,
+    )  # fmt: skip
+    (videos / "cam.json").write_text(json.dumps({"camera": "cam", "start_time": "2025-07-01T10:00:00", "expected": []}))
+    cfg = tmp / "config.yaml"
+    cfg.write_text(f"""timezone: UTC
+detector: {{backend: opencv, model: {need_coco()}, imgsz: 320}}
+store: {{url: "sqlite:///officers.db"}}
+cameras:
+  cam:
+    source: videos/cam.mp4
+    zones:
+      water: {{kind: water, coordinates: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}}
+rules:
+  - {{id: person_in_water, type: enter, zones: [water], objects: [person]}}
+""")
+    return videos, cfg
+
+
+def test_evaluate_keeps_its_replays_out_of_the_officers_store(tmp_path: Path) -> None:
+    videos, cfg = _site(tmp_path)
+    assert run_evaluate(videos, cfg, as_json=True) == 0
+    assert not (tmp_path / "officers.db").exists(), "evaluate wrote into the officers' alert store"
+    assert not (tmp_path / "data").exists() and not (tmp_path / "cameras").exists()
+
+
+def test_evaluate_store_option_keeps_them_where_asked(tmp_path: Path) -> None:
+    from monitor.__main__ import main
+    from monitor.store import Store
+
+    videos, cfg = _site(tmp_path)
+    assert main(["evaluate", "--videos", str(videos), "--config", str(cfg), "--store", "sqlite:///kept.db"]) == 0
+    assert not (tmp_path / "officers.db").exists()
+    with Store(tmp_path / "kept.db") as store:
+        assert store.camera_status("cam") is not None, "the replay ran against the store asked for"
+
+
+def test_evaluate_store_option_refuses_a_bad_url_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.__main__ import main
+
+    videos, cfg = _site(tmp_path)
+    assert main(["evaluate", "--videos", str(videos), "--config", str(cfg), "--store", "postgres://x/y"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --store:") and "sqlite:///" in err and "\n" not in err

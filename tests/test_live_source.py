@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -220,3 +221,47 @@ def test_unreachable_camera_fails_open_without_leaking_the_password(monkeypatch:
     assert time.monotonic() - t0 < 8
     assert SECRET not in str(info.value)
     assert "officer:***@" in str(info.value)
+
+
+def test_frozen_camera_says_how_long_no_frame_came_in_log_and_status(
+    camera: Camera, url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The service's own settings (stale_after_s 10 s): FFmpeg's socket timeout (~9 s) ends the
+    # blocked read before the watchdog fires, and that used to be reported as "read failed".
+    from monitor.config import load_config
+    from monitor.pipeline import run_cameras
+    from monitor.store import Store
+    from tests.test_pipeline import FLOOR_ZONE, PERSON_ENTER, write_config
+
+    caplog.set_level(logging.INFO)
+    cams = f"""  pier:
+    name: pier
+    source: "{url}"
+    detect_fps: 1
+    zones:
+{FLOOR_ZONE}"""
+    cfg = load_config(write_config(tmp_path, cams, PERSON_ENTER))
+    stop = threading.Event()
+    runner = threading.Thread(target=run_cameras, args=(cfg, stop), daemon=True)
+    runner.start()
+    store = Store.open(cfg.store.url, cfg.base_dir)
+
+    def status() -> dict:
+        return store.camera_status("pier") or {}
+
+    try:
+        wait_for(lambda: status().get("state") == "running" and status().get("frames", 0) > 5, 30, "camera running")
+        camera.signal(signal.SIGSTOP)
+        wait_for(lambda: status().get("state") == "reconnecting", 20, "status saying the camera is down")
+        camera.signal(signal.SIGCONT)
+        error = status()["last_error"]
+        m = re.search(r"no frame for (\d+) s \(stream frozen or stalled\)", error or "")
+        assert m and 2 <= int(m.group(1)) <= 12, error
+        assert "read failed" not in caplog.text
+        assert re.search(r"live source \S+ down \(no frame for \d+ s", caplog.text)
+        wait_for(lambda: status().get("state") == "running", 25, "status running again after the thaw")
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        store.close()
+    assert SECRET not in caplog.text

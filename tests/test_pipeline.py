@@ -131,25 +131,52 @@ def test_broken_cameras_fail_clearly_while_another_keeps_running(tmp_path: Path)
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(os.urandom(200_000))
     missing = tmp_path / "nowhere" / "missing.mp4"
+    tiny = one_pixel_video(tmp_path / "tiny.mp4")
     cams = "\n".join(
         [
             camera_block("good", short, FLOOR_ZONE),
             camera_block("zero", zero, FLOOR_ZONE),
             camera_block("corrupt", corrupt, FLOOR_ZONE),
             camera_block("missing", missing, FLOOR_ZONE),
+            camera_block("tiny", tiny, FLOOR_ZONE),
         ]
     )
     cfg = load_config(write_config(tmp_path, cams, PERSON_ENTER))
     failed = run_cameras(cfg, threading.Event())
-    assert failed == 3
+    assert failed == 4
     with Store.open(cfg.store.url, cfg.base_dir) as store:
         status = {s["camera"]: s for s in store.camera_statuses()}
         alerts = store.list_alerts()
     assert [a.camera for a in alerts] == ["good"], "the good camera must still raise its alert"
     assert status["good"]["state"] == "ended"
-    for cid, words in {"zero": "empty", "corrupt": "not a video", "missing": "not found"}.items():
+    for cid, words in {"zero": "empty", "corrupt": "not a video", "missing": "not found",
+                       "tiny": "1x1 pixel frames: the monitor needs at least 16x16"}.items():
         assert status[cid]["state"] == "error"
         assert words in status[cid]["last_error"].lower(), status[cid]["last_error"]
+
+
+def one_pixel_video(path: Path) -> Path:
+    import imageio_ffmpeg
+
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=1x1:r=10",
+         "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path
+
+
+def test_replay_of_a_one_pixel_video_is_a_one_line_error(tmp_path: Path) -> None:
+    tiny = one_pixel_video(tmp_path / "tiny.mp4")
+    cfg_path = write_config(tmp_path, camera_block("cam", tiny, FLOOR_ZONE), PERSON_ENTER)
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "replay", str(tiny), "--config", str(cfg_path)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "has 1x1 pixel frames: the monitor needs at least 16x16" in errors[0], out.stderr
 
 
 def test_replay_cli_json_and_sigterm_finishes_clips(tmp_path: Path) -> None:
@@ -170,9 +197,11 @@ def test_replay_cli_json_and_sigterm_finishes_clips(tmp_path: Path) -> None:
     assert 5 <= alerts[0]["start_s"] <= 20
 
     # The same file paced in real time, stopped by SIGTERM while the person is in the zone:
-    # the open alert is closed and its clip finished, not left half-written.
+    # the open alert is closed and its clip finished, not left half-written. (On another day: a
+    # replay over the same time would replace the first one's alert.)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "replay", str(short), "--config", str(cfg_path), "--realtime"],
+        [sys.executable, "-m", "monitor", "replay", str(short), "--config", str(cfg_path), "--realtime",
+         "--start", "2026-07-16T14:00:00"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     db = tmp_path / "monitor.db"

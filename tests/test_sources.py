@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -108,6 +110,33 @@ def test_bad_files_fail_at_open_with_a_clear_message(
     with pytest.raises(SourceError, match=message) as info:
         open_source(str(path))
     assert str(path) in str(info.value)
+
+
+def tiny_video(path: Path, w: int, h: int) -> Path:
+    """A real H.264 file of w x h frames (4:4:4, so odd sizes such as 1x1 are possible)."""
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c=gray:s={w}x{h}:r=10",
+         "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize(("w", "h"), [(1, 1), (14, 10), (640, 8), (15, 16)])
+def test_too_small_frames_fail_at_open_naming_the_size_and_the_minimum(tmp_path: Path, w: int, h: int) -> None:
+    # A 1x1 "video" once ended a replay with a RecorderError traceback from the clip writer.
+    path = tiny_video(tmp_path / f"tiny_{w}x{h}.mp4", w, h)
+    with pytest.raises(SourceError, match=rf"has {w}x{h} pixel frames: the monitor needs at least 16x16") as info:
+        open_source(str(path))
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_smallest_allowed_frames_open(tmp_path: Path) -> None:
+    src = open_source(str(tiny_video(tmp_path / "ok.mp4", 16, 16)))
+    try:
+        assert src.size == (16, 16) and len(list(src.frames())) == 10
+    finally:
+        src.close()
 
 
 def test_file_cut_midway_yields_what_is_there_and_records_it(

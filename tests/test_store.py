@@ -98,3 +98,23 @@ def test_mutes_are_active_until_they_expire_or_are_cancelled(tmp_path: Path) -> 
         assert [m.target for m in s.active_mutes("east", now)] == ["water"]
         assert s.active_mutes("east", now + timedelta(minutes=31)) == []
         assert s.active_mutes("west", now) == []
+
+
+def test_a_version_2_store_upgrades_keeping_its_alerts_as_not_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "v2.db"
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)")
+        for version, stmts in enumerate(MIGRATIONS[:2], start=1):
+            for stmt in stmts:
+                c.execute(stmt)
+            c.execute("INSERT INTO schema_version VALUES (?, 'then')", (version,))
+        c.execute(
+            "INSERT INTO alerts (camera, rule, category, label, zone, severity, started_at, created_at, updated_at) "
+            "VALUES ('east', 'r', 'person', 'person', 'water', 'critical', '2026-07-01T10:00:00.000+00:00', 'x', 'x')"
+        )
+    with Store(db) as s:
+        assert s.schema_version() == SCHEMA_VERSION >= 3
+        (row,) = s.list_alerts()
+        assert row.camera == "east" and row.interrupted is False
+        s.update_alert(row.id or 0, interrupted=True)
+        assert s.get_alert(row.id or 0).interrupted is True  # type: ignore[union-attr]

@@ -82,7 +82,7 @@ def present_rows(alerts: list[dict[str, Any]], query: dict[str, str]) -> list[di
         local = start.astimezone(tz)
         end = from_db_time(a["ended_at"])
         day = local.strftime("%a %d %b %Y")
-        if end is not None:
+        if end is not None and not a.get("interrupted"):  # an interrupted alert's length is unknown
             secs = max(0, int(round((end - start).total_seconds())))
             day += f" · {secs // 60}:{secs % 60:02d} long"
         sub = a["rule"] + (f" · track {a['track_id']}" if a["track_id"] is not None else "")
@@ -94,6 +94,7 @@ def present_rows(alerts: list[dict[str, Any]], query: dict[str, str]) -> list[di
             "camera_name": names.get(a["camera"], a["camera"]), "started_at": a["started_at"],
             "time": local.strftime("%H:%M:%S"), "day": day, "severity": a["severity"],
             "status": a["status"], "reason": reason_label(a["reason"]), "seen": a.get("seen", False),
+            "interrupted": bool(a.get("interrupted")),
         })  # fmt: skip
     return out
 

@@ -112,7 +112,7 @@ def test_promenade_and_road_are_in_no_zone() -> None:
 
 def test_september_variant_expects_nothing() -> None:
     gt = _ground_truth("05b_angler_and_net_september")
-    assert gt["video"] == "05_angler_and_net" and gt["expected"] == [] and gt["start_time"].startswith("2027-09")
+    assert gt["video"] == "05_angler_and_net" and gt["expected"] == [] and gt["start_time"].startswith("2025-09")
 
 
 def test_quiet_clip_expects_nothing() -> None:
@@ -159,3 +159,32 @@ def test_cameras_block_is_valid_config() -> None:
     data["cameras"] = YAML(typ="safe").load(io.StringIO(cameras_yaml(all_clips())))["cameras"]
     cfg = config.validate_config(data, REPO)
     assert set(CLIPS) <= {c for c in cfg.cameras}
+
+
+def test_sample_dates_are_in_the_past_and_keep_each_scenario_s_rules_in_force() -> None:
+    # The samples were dated 2027: the review page showed alerts from the future. Each scenario's
+    # date must still put it in its season (ice, fishing ban, night, migration), per config.yaml.
+    from datetime import datetime
+
+    from monitor.config import load_config
+    from monitor.schedule import schedule_active
+
+    cfg = load_config(REPO / "config.yaml")
+    rules = {r.id: r for r in cfg.rules}
+    for path in sorted(VIDEOS.glob("*.json")):
+        gt = json.loads(path.read_text())
+        start = datetime.fromisoformat(gt["start_time"]).replace(tzinfo=cfg.tz)
+        assert start < datetime.now(cfg.tz), f"{path.name} is dated in the future: {start}"
+        camera = cfg.camera(gt["camera"])
+        if "video" not in gt:  # the clip's own camera: config.yaml and the ground truth agree
+            assert camera.start_time == start, path.name
+        for e in gt["expected"]:
+            assert schedule_active(rules[e["rule"]].schedule, start), f"{path.name}: {e['rule']} is not in force"
+    sept = json.loads((VIDEOS / "05b_angler_and_net_september.json").read_text())
+    start = datetime.fromisoformat(sept["start_time"]).replace(tzinfo=cfg.tz)
+    for rule in ("angler_on_shore", "fishing_gear_in_water"):
+        assert not schedule_active(rules[rule].schedule, start), f"{rule} in force outside the ban"
+    night = datetime.fromisoformat(json.loads((VIDEOS / "03_night_edge.json").read_text())["start_time"])
+    assert not schedule_active(rules["person_in_habitat"].schedule, night.replace(tzinfo=cfg.tz))
+    busy = datetime.fromisoformat(json.loads((VIDEOS / "07_busy_harmless.json").read_text())["start_time"])
+    assert schedule_active(rules["person_in_habitat"].schedule, busy.replace(tzinfo=cfg.tz)), "migration month"

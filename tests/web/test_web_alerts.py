@@ -116,6 +116,21 @@ def test_detail_shows_clip_snapshot_facts_and_neighbours(client, reviewer: Auth,
     assert f'id="nav-older" href="/alerts/{a}"' in html
 
 
+def test_interrupted_alerts_carry_a_badge_in_the_list_and_on_their_page(client, reviewer: Auth, site: Site) -> None:
+    # Closed by the monitor's next start after it was killed mid-alert: the end is only the last known time.
+    t = datetime(2026, 7, 1, 10, 0, 0, tzinfo=UTC)
+    cut = site.add_alert(started_at=t, ended_at=t, interrupted=True, clip_path=None)
+    whole = site.add_alert(started_at=t + timedelta(minutes=1))
+    rows = client.get("/alerts").get_data(as_text=True).split('<tr class="alert-row')
+    row = {int(re.search(r'data-id="(\d+)"', r).group(1)): r for r in rows[1:]}  # type: ignore[union-attr]
+    assert 'class="interrupted"' in row[cut] and "long" not in row[cut], "no made-up length"
+    assert 'class="interrupted"' not in row[whole] and "0:12 long" in row[whole]
+    html = client.get(f"/alerts/{cut}").get_data(as_text=True)
+    assert 'id="alert-interrupted"' in html and "the monitor stopped during this alert" in html
+    assert "not recorded yet" not in html
+    assert 'id="alert-interrupted"' not in client.get(f"/alerts/{whole}").get_data(as_text=True)
+
+
 def test_neighbours_follow_the_filter(client, reviewer: Auth, site: Site) -> None:
     t = datetime(2026, 7, 1, 10, 0, 0, tzinfo=UTC)
     a = site.add_alert(started_at=t)
