@@ -11,7 +11,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.config import AppConfig, ConfigError, ZoneConfig, config_warnings, load_config, per_category_scores, redact_source
+from monitor.config import (
+    OVERRIDABLE,
+    AppConfig,
+    ConfigError,
+    ZoneConfig,
+    config_warnings,
+    load_config,
+    per_category_scores,
+    redact_source,
+)
 from monitor.schedule import describe, in_season
 from monitor.zones import is_fractional
 
@@ -47,7 +56,7 @@ def _overrides(cfg: AppConfig, camera_id: str) -> list[str]:
     """What a camera changes from the global sections, as ``section.key=value``."""
     cam = cfg.cameras[camera_id]
     diffs: list[str] = []
-    for section in ("detector", "objects", "record"):
+    for section in OVERRIDABLE:
         mine = _flat(getattr(cam, section).model_dump(), f"{section}.")
         base = _flat(getattr(cfg, section).model_dump(), f"{section}.")
         diffs += [f"{k}={v}" for k, v in mine.items() if base.get(k) != v]

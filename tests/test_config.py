@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.check_config import check_config
-from monitor.config import ConfigError, UnknownCameraError, config_warnings, load_config, redact_source
+from monitor.config import ConfigError, MotionConfig, UnknownCameraError, config_warnings, load_config, redact_source
 from monitor.schedule import in_season
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,6 +167,39 @@ CASES = [
         "cameras.east_beach.record.pre_capture_s",
         "less than or equal to 60 (got 100)",
     ),
+    # Motion gating: global section and a camera's own, every number finite and in range.
+    ("store: {", "motion: {threshold: 0}\nstore: {", "motion:", "motion.threshold", "greater than or equal to 1 (got 0)"),
+    ("store: {", "motion: {treshold: 30}\nstore: {", "motion:", "motion.treshold", "(did you mean 'threshold'?)"),
+    ("store: {", 'motion: {threshold: "20"}\nstore: {', "motion:", "motion.threshold", "should be a valid integer (got '20')"),
+    ("store: {", "motion: {alpha: .nan}\nstore: {", "motion:", "motion.alpha", "should be a finite number (got nan)"),
+    ("store: {", "motion: {zone_margin: .inf}\nstore: {", "motion:", "motion.zone_margin", "should be a finite number (got inf)"),
+    ("store: {", "motion: {alpha: 1}\nstore: {", "motion:", "motion.alpha", "less than 1 (got 1)"),
+    ("store: {", "motion: {min_area: 0}\nstore: {", "motion:", "motion.min_area", "greater than 0 (got 0)"),
+    ("store: {", "motion: {reset_frac: 1.5}\nstore: {", "motion:", "motion.reset_frac", "less than or equal to 1 (got 1.5)"),
+    ("store: {", "motion: {frame_height: 50}\nstore: {", "motion:", "motion.frame_height", "greater than or equal to 90 (got 50)"),
+    ("store: {", "motion: {enabled: 1}\nstore: {", "motion:", "motion.enabled", "should be a valid boolean (got 1)"),
+    (
+        "store: {",
+        "motion:\n  mask:\n    - [[0, 0], [100, 0], [100, 100]]\n    - [[0.1, 0.1], [0.2, 0.2]]\nstore: {",
+        "- [[0.1, 0.1]",
+        "motion.mask[1]",
+        "a polygon needs at least 3 points, got 2",
+    ),
+    (
+        "    detect_fps: 5\n",
+        "    detect_fps: 5\n    motion:\n      mask: [[[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]]\n",
+        "mask: [[[0.0",
+        "cameras.east_beach.motion.mask[0]",
+        "crosses itself",
+    ),
+    (
+        "    detect_fps: 5\n",
+        "    detect_fps: 5\n    motion: {mask: [[0, 0.5], [100, 0], [100, 100]]}\n",
+        "motion: {mask",
+        "cameras.east_beach.motion.mask",
+        "mask is a list of polygons; for one polygon write mask: [[[x, y], [x, y], [x, y]]]",
+    ),
+    ("    detect_fps: 5\n", "    detect_fps: 5\n    motion: {threshold: 300}\n", "motion: {threshold", "cameras.east_beach.motion.threshold", "less than or equal to 255 (got 300)"),
     (
         "    detect_fps: 5\n",
         "    detect_fps: 5\n    objects: {filters: {person: {min_scor: 0.5}}}\n",
@@ -263,6 +296,20 @@ def test_camera_overrides_merge_over_global(tmp_path: Path) -> None:
     assert east.detector.conf == 0.3 and east.objects.filters["vehicle"].min_score == 0.6
     assert pier.detector.model_dump(exclude={"conf"}) == cfg.detector.model_dump(exclude={"conf"}) and pier.record == cfg.record
     assert pier.objects.categories == cfg.objects.categories
+
+
+def test_camera_motion_overrides_merge_over_global(tmp_path: Path) -> None:
+    text = mutate("store: {", "motion: {threshold: 30, mask: [[[0, 0], [0.2, 0], [0.2, 0.2]]]}\nstore: {")
+    text = text.replace(
+        "    detect_fps: 5\n",
+        "    detect_fps: 5\n    motion: {zone_margin: 0.1, mask: [[[0.5, 0.5], [0.6, 0.5], [0.6, 0.6]]]}\n",
+    )
+    cfg = load_config(write(tmp_path, text))
+    east, pier = cfg.camera("east_beach").motion, cfg.camera("pier").motion
+    # A camera's keys win one by one; its mask replaces the global mask (a mask belongs to a view).
+    assert (east.threshold, east.zone_margin, east.mask) == (30, 0.1, [[(0.5, 0.5), (0.6, 0.5), (0.6, 0.6)]])
+    assert pier == cfg.motion and pier.threshold == 30 and pier.zone_margin == MotionConfig().zone_margin
+    assert load_config(write(tmp_path, BASE)).camera("pier").motion == MotionConfig()
 
 
 @pytest.mark.parametrize(
