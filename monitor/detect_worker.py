@@ -115,7 +115,7 @@ class DetectorWorker:
         with self._cond:
             while not self._waiting and not self._closed:
                 self._cond.wait()
-            batch = []
+            batch: list[_Request] = []
             while self._waiting and len(batch) < self.max_batch:
                 _cam, req = self._waiting.popitem(last=False)
                 batch.append(req)

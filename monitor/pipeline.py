@@ -339,8 +339,7 @@ class CameraPipeline:
         return Gate(rate, zones, always_active=not cam.motion.enabled)
 
     def _motion(self, src: FrameSource) -> MotionDetector:
-        mask = [polygon_px(m, src.size) for m in self.cam.motion.mask_zones()]
-        return MotionDetector(self.cam.motion, src.size, mask)
+        return MotionDetector(self.cam.motion, src.size)  # its mask: cam.motion.mask, scaled to the frame
 
     def _note_lag(self, frame: Frame, wall0: float, live: bool) -> None:
         if live and frame.wall is not None:

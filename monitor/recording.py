@@ -1081,19 +1081,23 @@ def make_recorder(
     - a local capture device, or ``record.stream_copy: false``: the in-memory JPEG buffer and clips
       re-encoded from it. A device index delivers raw frames: there is no stream to copy.
     """
-    clip_times = dict(pre_capture_s=rec.pre_capture_s, post_capture_s=rec.post_capture_s, max_clip_s=rec.max_clip_s)
+    pre, post, most = rec.pre_capture_s, rec.post_capture_s, rec.max_clip_s
     device = spec.strip().isdigit()
     if rec.stream_copy and not device:
         if not is_live_spec(spec):
-            return FileClipRecorder(Path(spec), clips_dir, camera_id, fps, **clip_times)
+            return FileClipRecorder(
+                Path(spec), clips_dir, camera_id, fps, pre_capture_s=pre, post_capture_s=post, max_clip_s=most
+            )
         segments = SegmentRecorder(
             spec, segments_root, camera_id, segment_s=rec.segment_s, retain_hours=rec.retain_hours,
             max_disk_gb=rec.max_disk_gb,
         )  # fmt: skip
-        return LiveRecorder(segments, clips_dir, camera_id=camera_id, **clip_times)
+        return LiveRecorder(
+            segments, clips_dir, camera_id=camera_id, pre_capture_s=pre, post_capture_s=post, max_clip_s=most
+        )
     return ClipRecorder(
-        clips_dir, camera_id, fps, frame_wh, **clip_times,
-        buffer_s=rec.pre_capture_s + buffer_extra_s, max_buffer_mb=rec.max_buffer_mb,
+        clips_dir, camera_id, fps, frame_wh, pre_capture_s=pre, post_capture_s=post, max_clip_s=most,
+        buffer_s=pre + buffer_extra_s, max_buffer_mb=rec.max_buffer_mb,
     )  # fmt: skip
 
 
