@@ -229,6 +229,7 @@ class MotionDetector:
         self._prev = grey
         # 3. A whole-picture change: start again from this frame rather than report it all.
         if changed_frac > self.cfg.reset_frac:
+            log.debug("%.0f %% of the picture changed at once: background re-learned", 100 * changed_frac)
             self._bg[:] = grey
             return MotionResult(changed_frac=changed_frac, reset=True)
         # 4. Blobs: drop thin streaks, join the parts of one body, drop specks, settle the still.

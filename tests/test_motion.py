@@ -57,21 +57,20 @@ class Analysed:
         return self.results[int(round(t0 * self.fps)) : int(round(t1 * self.fps))]
 
 
-def analyse(path: Path, cfg: MotionConfig | None = None, seconds: float | None = None) -> Analysed:
-    """Every frame of ``path`` (or its first ``seconds``) through one detector; cached for the session."""
-    return _analyse(str(path), (cfg or MotionConfig()).model_dump_json(), seconds)
+def analyse(path: Path, cfg: MotionConfig | None = None) -> Analysed:
+    """Every frame of ``path`` through one detector; cached for the session (decoding is most of the cost)."""
+    return _analyse(str(path), (cfg or MotionConfig()).model_dump_json())
 
 
 @lru_cache(maxsize=None)
-def _analyse(path: str, cfg_json: str, seconds: float | None) -> Analysed:
+def _analyse(path: str, cfg_json: str) -> Analysed:
     cfg = MotionConfig.model_validate_json(cfg_json)
     cap = cv2.VideoCapture(path)
     assert cap.isOpened(), path
     fps = cap.get(cv2.CAP_PROP_FPS)
-    limit = None if seconds is None else int(seconds * fps)
     det: MotionDetector | None = None
     results, medians = [], []
-    while limit is None or len(results) < limit:
+    while True:
         ok, frame = cap.read()
         if not ok:
             break
