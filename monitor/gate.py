@@ -13,6 +13,9 @@ all of the CPU, so it should look only when a look can matter. Each frame is in 
 - ``quiet``: nothing moves near a watched zone. One check every ``quiet_check_s`` in case the
   motion mask missed something.
 
+The first ``WARMUP_S`` seconds of a camera are active: the motion model is still learning, and what
+was there from the first frame (a swimmer far out, a net) never moved in front of it.
+
 "Near" is judged where the zones judge it, at an object's anchor (its feet by default) and at the
 bottom of a moving blob, within ``margin`` of the zone: a walker on the promenade below the shore
 zone, whose body overlaps the zone's edge in the picture, does not wake the detector.
@@ -47,6 +50,10 @@ MASK_SCALE = 4
 ACTIVE_HOLD_S = 3.0
 # Motion keeps the idle rate this long after it stops (a swimmer bobbing between two waves).
 MOTION_HOLD_S = 2.0
+# Full rate for this long after a camera (re)starts: the motion model is still learning the water
+# (waves count as motion for the first ~10 s), and whatever was already there when the camera
+# started (a swimmer, a net) never moved in front of it.
+WARMUP_S = 10.0
 _EPS = 1e-6
 
 
@@ -181,7 +188,7 @@ class Gate:
         self.rate = rate
         self.zones = zones
         self.always_active = always_active  # gating off: a fixed detect_fps, as before gating
-        self._active_until = -math.inf
+        self._active_until = WARMUP_S
         self._motion_until = -math.inf
         self.frames: dict[Mode, int] = dict.fromkeys(MODES, 0)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from monitor.gate import Gate, Mode, RateGate, WatchedZones
+from monitor.gate import WARMUP_S, Gate, Mode, RateGate, WatchedZones
 from tests.test_rules import FRAME, T0, detections, judge_for, rule
 
 ZONES = {
@@ -139,15 +139,17 @@ def test_motion_with_no_boxes_is_not_near() -> None:
 def test_gate_modes_follow_motion_and_detections_and_hold() -> None:
     zones = watched([rule("in_water")])
     gate = Gate(RateGate(5, 1, 10, 10), zones)
-    assert gate.mode(0.0) == "quiet"
-    gate.observe_motion(1.0, np.array([[400, 600, 600, 700]], dtype=np.float32))
-    assert gate.mode(1.5) == "motion"
-    assert gate.mode(3.5) == "quiet"  # motion is held 2 s
-    gate.observe_detections(4.0, person(700), judge_watching=False)
-    assert gate.mode(4.1) == "active"
-    assert gate.mode(8.0) == "quiet"  # held 3 s after the last sighting
-    gate.observe_detections(9.0, sv.Detections.empty(), judge_watching=True)
-    assert gate.mode(9.5) == "active"
+    assert gate.mode(0.0) == "active" and gate.mode(9.9) == "active"  # warm-up: full rate
+    w = WARMUP_S
+    assert gate.mode(w) == "quiet"
+    gate.observe_motion(w + 1.0, np.array([[400, 600, 600, 700]], dtype=np.float32))
+    assert gate.mode(w + 1.5) == "motion"
+    assert gate.mode(w + 3.5) == "quiet"  # motion is held 2 s
+    gate.observe_detections(w + 4.0, person(700), judge_watching=False)
+    assert gate.mode(w + 4.1) == "active"
+    assert gate.mode(w + 8.0) == "quiet"  # held 3 s after the last sighting
+    gate.observe_detections(w + 9.0, sv.Detections.empty(), judge_watching=True)
+    assert gate.mode(w + 9.5) == "active"
     always = Gate(RateGate(5, 1, 10, 10), zones, always_active=True)
     assert always.mode(100.0) == "active"
 
