@@ -160,6 +160,9 @@ class CameraPipeline:
         self.max_lag_s = 0.0  # worst lag of the run: capture (or due time) to the frame's turn
         self.first_wall: datetime | None = None  # the first frame's time (live: its capture)
         self.source_stats: SourceStats | None = None
+        # (frame index, pts) of every frame when set to a list: the capacity benchmark maps an
+        # alert's pts back to its frame, since a live stream's first seconds arrive in a burst.
+        self.timeline: list[tuple[int, float]] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def _resolve(self, spec: str) -> str:
@@ -201,6 +204,9 @@ class CameraPipeline:
             return self._open_and_run(started)
 
     def _open_and_run(self, started: CameraStart) -> list[AlertSummary]:
+        # The model first (seconds, the first time): a live camera opened before it would fill its
+        # queue meanwhile and drop frames.
+        worker = self.detectors.get(self.cam)
         record_spec = self._resolve(self.source_spec or self.cam.source)
         # A camera's sub-stream, where it has one, is what we decode; the main stream is only copied.
         detect_spec = record_spec if self.source_spec else self._resolve(self.cam.detect_source or record_spec)
@@ -215,14 +221,13 @@ class CameraPipeline:
                 # Once the file has opened: a file that fails replaces nothing.
                 started.replace_earlier_replay(self.start, src.duration_s)
         try:
-            self._run(src, record_spec)
+            self._run(src, record_spec, worker)
         finally:
             src.close()
         return self.finished
 
-    def _run(self, src: FrameSource, record_spec: str) -> None:
+    def _run(self, src: FrameSource, record_spec: str, worker: DetectorWorker) -> None:
         cam = self.cam
-        worker = self.detectors.get(cam)
         tracker = Tracker(cam.detect_fps)
         judge = CameraJudge(cam, self.rules, self.cfg.tz, src.size)
         zone_px = {name: polygon_px(z, src.size) for name, z in cam.zones.items()}
@@ -270,11 +275,14 @@ class CameraPipeline:
                     frame = next(frames)
                 except StopIteration:
                     break
-                tick = self.clock.add("decode", tick)
+                # A live camera is decoded on its reader thread: the wait here is idle time.
+                tick = time.perf_counter() if src.is_live else self.clock.add("decode", tick)
                 self.clock.frames += 1
                 t = self._frame_time(frame, src)
                 if self.first_wall is None:
                     self.first_wall = t
+                if self.timeline is not None:
+                    self.timeline.append((frame.index, frame.pts_s))
                 last_t, last_pts = t, frame.pts_s
                 if self.realtime and not src.is_live:
                     ahead = frame.pts_s - (time.monotonic() - wall0)
@@ -497,14 +505,14 @@ def run_cameras(
     camera_ids: list[str] | None = None,
     *,
     realtime: bool = False,
-    pipelines: list[CameraPipeline] | None = None,
+    on_start: Callable[[CameraPipeline], None] | None = None,
 ) -> int:
     """Run every enabled camera in its own thread until ``stop`` or until every file ends.
 
     All cameras share one detector worker per model. A camera that fails (bad path, corrupt file,
     a crash in a stage) is logged and recorded in its status; the others keep running. ``realtime``
     paces video files at their frame rate, as if they were cameras. Returns the number of cameras
-    that failed; ``pipelines`` (if given) receives each camera's pipeline, for the benchmarks.
+    that failed; ``on_start`` (the benchmarks) is handed each camera's pipeline before it runs.
     """
     ids = camera_ids or [cid for cid in cfg.cameras if cfg.camera(cid).enabled]
     pool = DetectorPool(cfg.resolve_path("models"))
@@ -515,9 +523,8 @@ def run_cameras(
         store = open_store(cfg)
         try:
             pipe = CameraPipeline(cfg, cid, store, pool, stop=stop, realtime=realtime)
-            if pipelines is not None:
-                with lock:
-                    pipelines.append(pipe)
+            if on_start is not None:
+                on_start(pipe)
             pipe.run()
         except SourceError as e:
             log.error("camera %s: %s", cid, e)

@@ -154,13 +154,19 @@ def run_trial(design: str, n_quiet: int, footage: tuple[Path, Path, dict[str, An
         cfg = validate_config(trial_config(design, n_quiet, url, truth["zones"], tmp, args), base_dir=REPO)
         stop = threading.Event()
         pipes: list[CameraPipeline] = []
+
+        def started(pipe: CameraPipeline) -> None:
+            pipe.timeline = [] if pipe.cam.id == "wade" else None
+            pipes.append(pipe)
+
         runner = threading.Thread(
-            target=run_cameras, args=(cfg, stop), kwargs={"pipelines": pipes}, name="bench-run", daemon=True
+            target=run_cameras, args=(cfg, stop), kwargs={"on_start": started}, name="bench-run", daemon=True
         )
         runner.start()
         time.sleep(WARMUP_S)
         for p in pipes:  # steady state from here
             p.max_lag_s = 0.0
+        dropped0 = sum(p.source_stats.dropped for p in pipes if p.source_stats is not None)
         t0 = time.monotonic()
         busy0 = psutil.cpu_times()
         rss_peak = 0.0
@@ -182,7 +188,7 @@ def run_trial(design: str, n_quiet: int, footage: tuple[Path, Path, dict[str, An
             clock.merge(p.clock)
         trial.missed = clock.missed - clock0.missed
         trial.detections_per_s = (clock.detections - clock0.detections) / elapsed
-        trial.dropped = sum(p.source_stats.dropped for p in pipes if p.source_stats is not None)
+        trial.dropped = sum(p.source_stats.dropped for p in pipes if p.source_stats is not None) - dropped0
         idle = (busy1.idle - busy0.idle) + (busy1.iowait - busy0.iowait)
         total = sum(busy1) - sum(busy0)
         trial.cpu_pct = 100.0 * (1 - idle / total) if total > 0 else 0.0
@@ -208,14 +214,17 @@ def run_trial(design: str, n_quiet: int, footage: tuple[Path, Path, dict[str, An
 def wade_latency(cfg: Any, pipes: list[CameraPipeline], truth: dict[str, Any]) -> float | None:
     """Seconds from the wading person's true entry (plus the rule's debounce) to the alert."""
     wade = next((p for p in pipes if p.cam.id == "wade"), None)
-    if wade is None or wade.first_wall is None:
+    if wade is None or not wade.timeline:
         return None
     with Store.open(cfg.store.url, cfg.base_dir) as store:
         alerts = [a for a in store.list_alerts(camera="wade") if a.rule == "person_in_water"]
     if not alerts:
         return None
     first = min(alerts, key=lambda a: a.started_at)
-    at_s = (first.started_at - wade.first_wall).total_seconds()
+    # The alert's frame, by its pts; its place in the file is its index (each RTSP client plays the
+    # file from its start, and a passing trial drops no frame).
+    index = min(wade.timeline, key=lambda ip: abs(ip[1] - float(first.start_offset_s or 0.0)))[0]
+    at_s = index / 10.0  # the bench clips' frame rate
     return at_s - expected_alert_s(truth, wade.cam.zones["water"].inertia_frames, wade.cam.detect_fps)
 
 
