@@ -133,3 +133,14 @@ def test_stale_only_when_frames_are_due(client, admin: Auth, site: Site, state: 
     with site.store() as s:
         s.set_camera_status("pier", name="p", state=state, last_frame_at=datetime.now(UTC) - timedelta(seconds=age_s))
     assert ("· stale" in card(client.get("/cameras").get_data(as_text=True), "pier")) == stale
+
+
+def test_detection_rate_missed_slots_lag_and_recording_are_shown(client, admin: Auth, site: Site) -> None:
+    with site.store() as s:
+        s.set_camera_status("pier", name="North pier", state="running", detect_mode="motion", detect_rate=1.02,
+                            missed=17, lag_s=2.5, recording="stream copy: error (disk full: cannot write segments)")  # fmt: skip
+    pier = card(client.get("/cameras").get_data(as_text=True), "pier")
+    assert "motion · 1.0/s" in pier
+    assert "17 slots missed" in pier
+    assert "2.5 s" in pier
+    assert "disk full: cannot write segments" in pier and 'class="error-text">stream copy' in pier
