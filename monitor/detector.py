@@ -8,7 +8,7 @@ Two backends, chosen by name (``BACKENDS``):
 
 Both adapt their output to supervision's ``Detections`` here, at the edge: xyxy float32 in frame
 pixels, confidence, class_id and ``data["class_name"]`` (the model's own label). Nothing downstream
-sees a backend's types. Detection on a fixed time grid is decided by ``DetectionScheduler``.
+sees a backend's types. Which frames are worth a detection is decided by ``monitor.gate``.
 """
 
 from __future__ import annotations
@@ -350,40 +350,3 @@ def make_detector(
         raise DetectorError(f"threads must be >= 1, got {threads}")
     path = resolve_model(model, Path(models_dir))
     return BACKENDS[backend](path, imgsz=imgsz, conf=conf, iou=iou, threads=threads)
-
-
-class DetectionScheduler:
-    """Which frames to run the detector on, for a target detect_fps (the CPU budget knob).
-
-    Works on pts (files: the frame's position; live: monotonic time), so a 25 fps file and a
-    camera delivering at a jittery 24.7 fps both get ~detect_fps detections per second. A frame is
-    due when it reaches the next slot of a fixed grid; after a gap (a dropped or late frame) the
-    grid restarts at that frame instead of firing a burst of catch-up detections.
-    """
-
-    def __init__(self, detect_fps: float, source_fps: float | None = None) -> None:
-        if not math.isfinite(detect_fps) or detect_fps <= 0:
-            raise DetectorError(f"detect_fps must be > 0, got {detect_fps}")
-        self.detect_fps = detect_fps
-        # Never faster than the source: detect_fps above source_fps means every frame.
-        self.period = 1.0 / detect_fps
-        if source_fps and source_fps > 0 and detect_fps >= source_fps:
-            self.period = 0.0
-        self._next: float | None = None
-
-    def due(self, pts_s: float) -> bool:
-        """True when this frame should be detected on (call once per frame, in order)."""
-        eps = 1e-6
-        if self._next is None or pts_s + eps >= self._next:
-            base = pts_s if self._next is None else self._next
-            nxt = base + self.period
-            # Late by more than a slot (gap in the feed): restart the grid at this frame.
-            self._next = nxt if nxt > pts_s + eps else pts_s + self.period
-            return True
-        return False
-
-
-def detection_indices(n_frames: int, source_fps: float, detect_fps: float) -> list[int]:
-    """Indices of a file's frames that DetectionScheduler picks (pure; used by tests and tools)."""
-    sched = DetectionScheduler(detect_fps, source_fps)
-    return [i for i in range(n_frames) if sched.due(i / source_fps)]

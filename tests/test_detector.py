@@ -22,9 +22,7 @@ import supervision as sv
 from monitor.detector import (
     AIR_GAP_HINT,
     BACKENDS,
-    DetectionScheduler,
     DetectorError,
-    detection_indices,
     make_detector,
 )
 
@@ -238,46 +236,3 @@ def test_bad_parameters(kw: dict, message: str, tmp_path: Path) -> None:  # type
 def test_detect_refuses_a_non_image(coco) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(DetectorError, match="BGR uint8"):
         coco.detect(np.zeros((10, 10), np.float32))
-
-
-# -- which frames to detect on --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("n", "source_fps", "detect_fps", "expected_count"),
-    [
-        (100, 10.0, 5.0, 50),
-        (125, 12.5, 5.0, 50),  # 12.5 fps does not divide evenly: still ~5 per second
-        (250, 25.0, 2.0, 20),
-        (30, 10.0, 10.0, 30),
-        (30, 10.0, 50.0, 30),  # faster than the source: every frame, never more
-    ],
-)
-def test_schedule_detects_at_the_target_rate(n: int, source_fps: float, detect_fps: float, expected_count: int) -> None:
-    idx = detection_indices(n, source_fps, detect_fps)
-    assert idx[0] == 0
-    assert abs(len(idx) - expected_count) <= 1
-    gaps = np.diff(idx) / source_fps
-    # No slot is skipped and none fired early: every gap is within one frame of the period.
-    assert (gaps <= 1 / detect_fps + 1 / source_fps + 1e-9).all()
-    assert (gaps >= min(1 / detect_fps, 1 / source_fps) - 1 / source_fps - 1e-9).all()
-
-
-def test_schedule_restarts_after_a_gap_instead_of_bursting() -> None:
-    s = DetectionScheduler(5.0)
-    assert [s.due(t) for t in (0.0, 0.1, 0.2)] == [True, False, True]
-    # A live camera stalls for 3 s: the next frame is detected once, not 15 catch-up times.
-    assert [s.due(t) for t in (3.2, 3.25, 3.3, 3.4)] == [True, False, False, True]
-
-
-def test_schedule_on_jittery_live_timestamps() -> None:
-    rng = np.random.default_rng(1)
-    pts = np.cumsum(rng.uniform(0.03, 0.05, 750))  # ~25 fps with jitter, 30 s
-    s = DetectionScheduler(5.0, 25.0)
-    n = sum(s.due(float(t)) for t in pts)
-    assert abs(n - 5.0 * pts[-1]) <= 3
-
-
-def test_schedule_refuses_a_bad_rate() -> None:
-    with pytest.raises(DetectorError, match="detect_fps"):
-        DetectionScheduler(0.0)

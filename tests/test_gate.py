@@ -38,6 +38,21 @@ def test_active_mode_is_a_fixed_grid(fps: float, detect_fps: float, seconds: int
     assert len(due_frames(gate, ["active"] * n, fps)) == expected_count
 
 
+def test_active_grid_restarts_after_a_gap_instead_of_bursting() -> None:
+    gate = RateGate(5, 1, 10, None)
+    assert [gate.due(t, "active") for t in (0.0, 0.1, 0.2)] == [True, False, True]
+    # A live camera stalls for 3 s: the next frame is detected once, not 15 catch-up times.
+    assert [gate.due(t, "active") for t in (3.2, 3.25, 3.3, 3.4)] == [True, False, False, True]
+
+
+def test_active_grid_on_jittery_live_timestamps() -> None:
+    rng = np.random.default_rng(1)
+    pts = np.cumsum(rng.uniform(0.03, 0.05, 750))  # ~25 fps with jitter, 30 s
+    gate = RateGate(5, 1, 10, 25)
+    n = sum(gate.due(float(t), "active") for t in pts)
+    assert abs(n - 5.0 * pts[-1]) <= 3
+
+
 def test_idle_and_quiet_rates() -> None:
     fps = 10
     gate = RateGate(5, 1, 10, fps)
