@@ -32,7 +32,7 @@ from monitor.rules import CameraJudge, MuteSet
 from monitor.sources import Frame, FrameSource, SourceError, is_live_spec, open_source, redact
 from monitor.store import AlertRow, Store
 from monitor.tracking import Tracker
-from monitor.zones import polygon_px
+from monitor.zones import camera_polygons, zones_outside_frame
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,7 @@ class CameraPipeline:
         self._open: dict[tuple[str, str, int], _OpenAlert] = {}
         self._source_kind = "replay" if replay else "live"
         self._by_id: dict[int, AlertRow] = {}
+        self.zone_warning: str | None = None  # set when the source opens; shown with the camera's status
         rec = self.cam.record
         self.clips_dir = cfg.resolve_path(rec.dir)
         self.status_dir = cfg.resolve_path("data/cameras")
@@ -216,7 +217,10 @@ class CameraPipeline:
             max_clip_s=rec.max_clip_s, buffer_s=rec.pre_capture_s + longest_gone,
             max_buffer_mb=rec.max_buffer_mb,
         )  # fmt: skip
-        zone_px = {name: polygon_px(z, src.size) for name, z in cam.zones.items()}
+        zone_px = camera_polygons(cam, src.size)
+        self.zone_warning = zones_outside_frame(cam, src.size)
+        if self.zone_warning:
+            log.warning("camera %s: %s", cam.id, self.zone_warning)
         schedule = DetectionScheduler(cam.detect_fps, src.fps)
         mutes, mutes_at = MuteSet(), -1e9
         status_at, status_frame_at = -1e9, -1e9
@@ -362,7 +366,9 @@ class CameraPipeline:
 
     def _set_status(self, state: str, **fields: Any) -> None:
         try:
-            self.store.set_camera_status(self.cam.id, name=self.cam.name, state=state, **fields)
+            self.store.set_camera_status(
+                self.cam.id, name=self.cam.name, state=state, warning=self.zone_warning, **fields
+            )
         except Exception:  # status is best-effort: never let it stop detection
             log.exception("camera %s: could not write its status", self.cam.id)
 

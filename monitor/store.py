@@ -145,6 +145,8 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX ix_alerts_time_cover ON alerts "
         "(started_at, camera, zone, rule, severity, status, reason)",
     ],
+    # 3: a camera's standing warning (pixel zones that do not fit its frame), shown on the Cameras page.
+    ["ALTER TABLE camera_status ADD COLUMN warning TEXT"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -415,17 +417,19 @@ class Store:
         reconnects: int = 0,
         last_error: str | None = None,
         frame_path: str | None = None,
+        warning: str | None = None,
     ) -> None:
         # Upsert by delete+insert inside one transaction: portable to PostgreSQL unchanged.
         with self.transaction() as c:
             c.execute("DELETE FROM camera_status WHERE camera = ?", (camera,))
             c.execute(
                 "INSERT INTO camera_status (camera, name, state, last_frame_at, fps, frames, dropped, "
-                "reconnects, last_error, frame_path, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "reconnects, last_error, frame_path, warning, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     camera, name, state,
                     None if last_frame_at is None else to_db_time(last_frame_at),
-                    fps, frames, dropped, reconnects, last_error, frame_path, now_db(),
+                    fps, frames, dropped, reconnects, last_error, frame_path, warning, now_db(),
                 ),
             )  # fmt: skip
 
