@@ -521,7 +521,7 @@ class AppConfig(_Model):
     def _known_tz(cls, v: str) -> str:
         try:
             zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             close = difflib.get_close_matches(v, sorted(zoneinfo.available_timezones()), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; use an IANA name such as Asia/Shanghai or UTC"
             raise ValueError(f"unknown time zone {v!r}{hint}") from None

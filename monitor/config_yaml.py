@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -62,7 +63,7 @@ class ConfigError(Exception):
 # refusing, in well under a second, files that would hang the loader or exhaust memory: a
 # "billion laughs" document (a few lines whose aliases expand to 10^9 values), thousands of
 # nested brackets (Python's recursion limit), a multi-gigabyte file or /dev/zero.
-MAX_CONFIG_BYTES = 2 * 1024 * 1024
+MAX_CONFIG_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 MAX_VALUES = 200_000
 
@@ -279,10 +280,20 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
 # Error paths and messages: pydantic's errors -> (path in the file, message people can act on).
 
 
+_PLAIN_KEY_RE = re.compile(r"[\w-]+")
+
+
 def format_loc(loc: Loc) -> str:
+    """``cameras.east_beach.zones[0]``; a key that is not a plain word is quoted (``cameras['a b']``),
+    so that a key holding a dot, a space or a line break cannot make the path ambiguous."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN_KEY_RE.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
     return out or "(top level)"
 
 

@@ -35,6 +35,9 @@ Point = tuple[float, float]
 # Largest pixel coordinate (and frame side) taken: 16K video. Beyond it a corner is a typo or a unit
 # mix-up, and an absurd one (1e30) makes the point-in-polygon test meaningless.
 MAX_PX = 16384
+# Most corners of one zone: a detailed waterline needs a few hundred. Checking that edges never
+# cross compares every pair, so this also bounds how long validation takes.
+MAX_POINTS = 1000
 
 
 class ZonedCamera(Protocol):
@@ -56,21 +59,44 @@ def _orient(a: Point, b: Point, c: Point) -> float:
     return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
 
 
-def _on_segment(a: Point, b: Point, p: Point) -> bool:
-    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+def _orients(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``_orient`` of arrays of points (..., 2), with the same arithmetic."""
+    return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
 
 
-def segments_intersect(a: Point, b: Point, c: Point, d: Point) -> bool:
-    """Closed segments ab and cd share at least one point (touching counts)."""
-    o1, o2, o3, o4 = _orient(a, b, c), _orient(a, b, d), _orient(c, d, a), _orient(c, d, b)
-    if ((o1 > 0 > o2) or (o1 < 0 < o2)) and ((o3 > 0 > o4) or (o3 < 0 < o4)):
-        return True
-    return (
-        (o1 == 0 and _on_segment(a, b, c))
-        or (o2 == 0 and _on_segment(a, b, d))
-        or (o3 == 0 and _on_segment(c, d, a))
-        or (o4 == 0 and _on_segment(c, d, b))
-    )
+def _on_segments(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return np.all((lo <= p) & (p <= hi), axis=-1)
+
+
+def _first_crossing(points: Sequence[Point]) -> tuple[int, int] | None:
+    """The first pair of non-neighbouring edges (i < j) that cross or touch, or None.
+
+    Edge k runs from point k to point k+1. Every pair is tested, in blocks of rows with numpy: a
+    1000-corner waterline has half a million pairs, which a Python loop takes seconds over.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    n = len(pts)
+    a, b = pts, np.roll(pts, -1, axis=0)
+    j = np.arange(n)
+    for start in range(0, n, 64):
+        i = np.arange(start, min(start + 64, n))[:, None]
+        ai, bi, aj, bj = a[i], b[i], a[None, :], b[None, :]
+        o1, o2 = _orients(ai, bi, aj), _orients(ai, bi, bj)
+        o3, o4 = _orients(aj, bj, ai), _orients(aj, bj, bi)
+        proper = (((o1 > 0) & (o2 < 0)) | ((o1 < 0) & (o2 > 0))) & (((o3 > 0) & (o4 < 0)) | ((o3 < 0) & (o4 > 0)))
+        touch = (
+            ((o1 == 0) & _on_segments(ai, bi, aj))
+            | ((o2 == 0) & _on_segments(ai, bi, bj))
+            | ((o3 == 0) & _on_segments(aj, bj, ai))
+            | ((o4 == 0) & _on_segments(aj, bj, bi))
+        )
+        # Only pairs that share no corner: j >= i + 2, and not the first and last edge.
+        apart = (j[None, :] >= i + 2) & ~((i == 0) & (j[None, :] == n - 1))
+        hits = np.argwhere((proper | touch) & apart)
+        if len(hits):
+            return start + int(hits[0][0]), int(hits[0][1])
+    return None
 
 
 def polygon_area(points: Sequence[Point]) -> float:
@@ -83,13 +109,15 @@ def polygon_area(points: Sequence[Point]) -> float:
 def check_polygon(points: Sequence[Point]) -> None:
     """Raise ValueError saying what is wrong with a zone polygon; return None when it is usable.
 
-    Rejected: fewer than 3 points; values that are not finite, negative or beyond ``MAX_PX``;
+    Rejected: fewer than 3 or more than ``MAX_POINTS`` points; values that are not finite, negative or beyond ``MAX_PX``;
     fractions mixed with pixels; a point repeated right after itself; zero area; edges that cross or
     touch (a self-intersecting "bow tie" has an inside that nobody drew on purpose).
     """
     n = len(points)
     if n < 3:
         raise ValueError(f"a polygon needs at least 3 points, got {n}")
+    if n > MAX_POINTS:
+        raise ValueError(f"a polygon has at most {MAX_POINTS} points, got {n}; simplify the outline")
     for i, (x, y) in enumerate(points):
         if not (math.isfinite(x) and math.isfinite(y)):
             raise ValueError(f"point {i} [{x:g}, {y:g}] is not a finite number; use fractions 0..1 or pixels")
@@ -118,16 +146,13 @@ def check_polygon(points: Sequence[Point]) -> None:
         back = (prev[0] - here[0]) * (nxt[0] - here[0]) + (prev[1] - here[1]) * (nxt[1] - here[1])
         if _orient(prev, here, nxt) == 0 and back > 0:
             raise ValueError(f"the outline folds back on itself at point {k}; remove that point")
-    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
-    for i in range(n):
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # neighbours: they share point 0
-            if segments_intersect(*edges[i], *edges[j]):
-                raise ValueError(
-                    f"the polygon crosses itself (edge {i}->{(i + 1) % n} meets edge {j}->{(j + 1) % n}); "
-                    "list the points in order around the zone"
-                )
+    crossing = _first_crossing(points)
+    if crossing is not None:
+        i, j = crossing
+        raise ValueError(
+            f"the polygon crosses itself (edge {i}->{(i + 1) % n} meets edge {j}->{(j + 1) % n}); "
+            "list the points in order around the zone"
+        )
     if polygon_area(points) == 0.0:
         raise ValueError("the polygon has zero area (its points lie on one line)")
 

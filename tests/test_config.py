@@ -8,6 +8,7 @@ import pytest
 
 from monitor.check_config import check_config
 from monitor.config import ConfigError, UnknownCameraError, config_warnings, load_config, redact_source
+from monitor.config_yaml import MAX_CONFIG_BYTES
 from monitor.schedule import in_season
 
 REPO = Path(__file__).resolve().parents[1]
@@ -541,6 +542,8 @@ NUMBERS = [
     ("start_time 1969", mutate('start_time: "2026-07-15T14:00:00"', "start_time: 1969-12-31T23:59:59"), "start_time:", "cameras.east_beach.start_time", "start_time 1969-12-31T23:59:59 is not between 2000 and 2100"),
     ("start_time 9999", mutate('start_time: "2026-07-15T14:00:00"', 'start_time: "9999-12-31T23:59:59-12:00"'), "start_time:", "cameras.east_beach.start_time", "is not between 2000 and 2100"),
     ("rule camera as a list", mutate("cameras: [pier]", "cameras: [[pier]]"), "cameras: [[pier]]", "rules[1].cameras[0]", "should be a valid string"),
+    ("time zone too long for a file name", mutate("timezone: Asia/Shanghai", "timezone: " + "a" * 300), "timezone:", "timezone", "unknown time zone 'aaaa"),
+    ("1001 corners", mutate(WATER, "[" + ", ".join(f"[{i}, {i % 2 * 5 + 2}]" for i in range(1000)) + ", [999, 100]]"), "coordinates: [[0, 2]", "cameras.east_beach.zones.water.coordinates", "a polygon has at most 1000 points, got 1001"),
 ]
 
 
@@ -586,9 +589,11 @@ def test_utf8_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
 
 
 def test_a_file_too_large_is_not_read(tmp_path: Path) -> None:
-    path = write(tmp_path, BASE + "#" * (3 * 1024 * 1024) + "\n")
+    path = write(tmp_path, BASE + "#" * (MAX_CONFIG_BYTES - len(BASE)) + "\n")
     (error,) = errors_of(path)
-    assert error.startswith(f"{path}: the file is larger than 2 MB, so it was not read")
+    assert error.startswith(f"{path}: the file is larger than 1 MB, so it was not read")
+    # One byte less is read (and is a valid config).
+    assert load_config(write(tmp_path, BASE + "#" * (MAX_CONFIG_BYTES - len(BASE) - 1)))
 
 
 @pytest.mark.parametrize("special", ["/dev/zero", "/dev/null"])

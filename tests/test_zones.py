@@ -68,6 +68,44 @@ def test_check_polygon_rejects(points: list[tuple[float, float]], message: str) 
         check_polygon(points)
 
 
+def _segments_touch(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float], d: tuple[float, float]) -> bool:
+    """The textbook test, one pair at a time: closed segments ab and cd share a point."""
+
+    def orient(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    def on(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> bool:
+        return min(p[0], q[0]) <= r[0] <= max(p[0], q[0]) and min(p[1], q[1]) <= r[1] <= max(p[1], q[1])
+
+    o1, o2, o3, o4 = orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b)
+    if ((o1 > 0 > o2) or (o1 < 0 < o2)) and ((o3 > 0 > o4) or (o3 < 0 < o4)):
+        return True
+    return (o1 == 0 and on(a, b, c)) or (o2 == 0 and on(a, b, d)) or (o3 == 0 and on(c, d, a)) or (o4 == 0 and on(c, d, b))
+
+
+def test_the_vectorised_crossing_check_agrees_with_the_pairwise_one() -> None:
+    from monitor.zones import _first_crossing
+
+    rng = np.random.default_rng(8)
+    found = 0
+    for _ in range(400):
+        n = int(rng.integers(3, 12))
+        # Small integer grids: many collinear and touching edges, the cases that are easy to get wrong.
+        pts = [(float(x), float(y)) for x, y in rng.integers(0, 5, size=(n, 2))]
+        expected = next(
+            (
+                (i, j)
+                for i in range(n)
+                for j in range(i + 2, n)
+                if not (i == 0 and j == n - 1) and _segments_touch(pts[i], pts[(i + 1) % n], pts[j], pts[(j + 1) % n])
+            ),
+            None,
+        )
+        assert _first_crossing(pts) == expected, pts
+        found += expected is not None
+    assert 50 < found < 400  # both kinds were tried
+
+
 def test_area_and_units() -> None:
     assert polygon_area(SQUARE) == pytest.approx(0.5)
     assert is_fractional(SQUARE)
