@@ -323,3 +323,25 @@ def test_pipeline_scales_pixel_zones_or_warns(
         assert "pixel zone(s) water reach x 1280, y 720, outside the 320x180 frame" in status["warning"]
     else:
         assert logged == [] and status["warning"] is None
+
+
+def test_zones_command_draws_scaled_pixel_zones_or_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    from monitor.__main__ import main
+
+    make_clip(tmp_path / "pier.mp4", seconds=1.0, fps=10, size=(320, 180))
+    drawn = {}
+    for name, extra in (("scaled", "    zones_resolution: [1280, 720]\n"), ("as written", "")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(PIXEL_CONFIG.format(extra=extra), encoding="utf-8")
+        out = tmp_path / f"{name}.png"
+        assert main(["zones", "--config", str(path), "--camera", "pier", "--out", str(out)]) == 0
+        drawn[name] = cv2.imread(str(out)).astype(int)
+        warned = "warning: camera pier: pixel zone(s) water reach x 1280, y 720, outside the 320x180 frame"
+        assert (warned in capsys.readouterr().err) == (name == "as written")
+    # Scaled, the water zone (y 400..720 of 720) covers the frame's rows 100..180; as written it
+    # lies below the frame. Above it the two pictures are the same frame.
+    below = np.abs(drawn["scaled"][130:175, 160:310] - drawn["as written"][130:175, 160:310]).mean()
+    above = np.abs(drawn["scaled"][0:80] - drawn["as written"][0:80]).mean()
+    assert below > 10 and above < 1, (below, above)
