@@ -218,13 +218,18 @@ def as_json_report(scores: Sequence[ClipScore]) -> dict[str, Any]:
 
 
 def run_evaluate(videos: Path, config: Path, as_json: bool, replay: Replay = pipeline_replay) -> int:
-    """CLI body: 0 when every clip was replayed, 1 when one failed, 2 when there is nothing to score."""
-    from monitor.config import load_config
+    """CLI body: 0 when every clip was replayed, 1 when one failed, 2 when there is nothing to score
+    or the config is not valid."""
+    from monitor.config import ConfigError, load_config
 
     if not ground_truth_files(videos):
         print(f"no ground-truth files (*.json) in {videos}", file=sys.stderr)
         return 2
-    cfg = load_config(config)
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        print(f"error: the config is not valid:\n{e}", file=sys.stderr)
+        return 2
     scores = evaluate(videos, cfg, replay)
     if as_json:
         print(json.dumps(as_json_report(scores), indent=2))

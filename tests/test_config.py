@@ -604,6 +604,16 @@ def test_a_device_is_not_read(special: str) -> None:
     assert error == f"{special}: is not a regular file (a device or a pipe?); give the path of config.yaml"
 
 
+def test_evaluate_reports_an_invalid_config_instead_of_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.evaluate import run_evaluate
+
+    (tmp_path / "clip.json").write_text('{"camera": "east_beach", "expected": []}', encoding="utf-8")
+    path = write(tmp_path, laughs())
+    assert run_evaluate(tmp_path, path, as_json=False) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the config is not valid:\n") and f"{path}:{line_of(laughs(), 'lol5:')}: " in err
+
+
 # zones_resolution: the frame size pixel zones were drawn on.
 
 ZONES_RESOLUTION = [
