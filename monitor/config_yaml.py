@@ -58,8 +58,8 @@ class ConfigError(Exception):
 # --------------------------------------------------------------------------------------------
 # Reading: YAML -> plain data plus the line of every path.
 
-# Limits on what a config file may be. The shipped config.yaml is about 20 kB, 8 levels deep and
-# under 5,000 values; these leave room for a site with a hundred cameras and long waterlines while
+# Limits on what a config file may be. The shipped config.yaml is 15 kB, 8 levels deep and
+# under 2,000 values; these leave room for a site with a hundred cameras and long waterlines while
 # refusing, in well under a second, files that would hang the loader or exhaust memory: a
 # "billion laughs" document (a few lines whose aliases expand to 10^9 values), thousands of
 # nested brackets (Python's recursion limit), a multi-gigabyte file or /dev/zero.
