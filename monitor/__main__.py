@@ -172,7 +172,7 @@ def cmd_zones(args: argparse.Namespace) -> int:
 
     from monitor.draw import draw_zones
     from monitor.sources import SourceError, open_source
-    from monitor.zones import polygon_px
+    from monitor.zones import camera_polygons, zones_outside_frame
 
     cfg = _load(args.config)
     if args.camera not in cfg.cameras:
@@ -197,7 +197,11 @@ def cmd_zones(args: argparse.Namespace) -> int:
         print(f"error: camera {args.camera} gave no frame", file=sys.stderr)
         return 2
     wh = (image.shape[1], image.shape[0])
-    drawn = draw_zones(image, [(n, z.kind, polygon_px(z, wh)) for n, z in cam.zones.items()])
+    warning = zones_outside_frame(cam, wh)
+    if warning:
+        print(f"warning: camera {args.camera}: {warning}", file=sys.stderr)
+    polygons = camera_polygons(cam, wh)
+    drawn = draw_zones(image, [(n, z.kind, polygons[n]) for n, z in cam.zones.items()])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(args.out), drawn):
         print(f"error: could not write {args.out} (use a .png or .jpg name)", file=sys.stderr)

@@ -4,6 +4,8 @@ Why these choices:
 - Every model forbids unknown keys, so a typo (``inertia_frame:``) is an error instead of a
   silently ignored setting that leaves a zone without the debounce the operator asked for.
 - Numbers and booleans are strict: ``detect_fps: "5"`` or ``enabled: 1`` are errors, not guesses.
+  No number may be NaN or infinite (``.nan`` compares false with every bound, so it would pass
+  them and, as a zone corner, silently stop every alert).
 - Every error names the file line it comes from (``monitor.config_yaml`` reads the YAML and maps
   error paths back to lines). All errors are collected and reported together, not only the first.
 - Validation is pure: it never opens a camera, a model or the database. Whether the model really
@@ -55,13 +57,17 @@ from monitor.config_yaml import (
     format_loc,
     read_yaml,
 )
-from monitor.zones import check_polygon
+from monitor.zones import MAX_PX, check_polygon, is_fractional
 
 log = logging.getLogger(__name__)
 
 _ID_RE = re.compile(r"^[a-z0-9_-]+$")
 _ENV_RE = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DATE_START_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# A replayed video's first frame: not before digital CCTV, and far enough from datetime's year 9999
+# that adding a video's length or a time zone never overflows.
+START_YEARS = (2000, 2100)
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
 
 DEFAULT_CATEGORIES: dict[str, list[str]] = {
@@ -96,7 +102,7 @@ Word = Annotated[str, Strict(), AfterValidator(_id_check("name"))]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DetectorConfig(_Model):
@@ -411,6 +417,23 @@ def _source_to_str(v: Any) -> Any:
     return v
 
 
+def _start_time_text(v: Any) -> Any:
+    """Only a written date and time: pydantic would read a number (or a text of digits) as seconds
+    since 1970, so ``start_time: -0.5`` became 1969-12-31."""
+    if v is None or isinstance(v, datetime):
+        return v
+    if not isinstance(v, str) or not _DATE_START_RE.match(v):
+        raise ValueError(
+            f"start_time must be a date and time such as \"2027-08-14T14:00:00\" (got {v!r}); "
+            "numbers are not read as times"
+        )
+    return v
+
+
+# Pixel width or height of a video frame.
+FrameSide = Annotated[int, Strict(), Field(ge=1, le=MAX_PX)]
+
+
 def is_live_source(source: str) -> bool:
     """Network streams and capture devices run in real time; files have a start and an end."""
     return source.isdigit() or source.lower().startswith(LIVE_PREFIXES)
@@ -453,10 +476,16 @@ class CameraConfig(_Model):
         "sub-stream) for decoding, motion and detection; `source` is then only recorded (stream "
         "copy). Zones in fractions fit both; pixel zones are in the detect stream's pixels.",
     )
-    start_time: datetime | None = Field(
+    start_time: Annotated[datetime | None, BeforeValidator(_start_time_text)] = Field(
         default=None,
         description="Files only: wall-clock time of the first frame (naive = config timezone), so "
         "schedules apply to a replayed video as if it were live.",
+    )
+    zones_resolution: tuple[FrameSide, FrameSide] | None = Field(
+        default=None,
+        description="[width, height] of the frame the pixel zones were drawn on: they are scaled to the "
+        "video's real size (fraction zones need no size). Without it pixel zones are used as written, "
+        "and a video of another size silently misses (the monitor warns when they leave its frame).",
     )
     zones: dict[ZoneName, ZoneConfig] = Field(default_factory=dict)
     # Filled by AppConfig from the global sections with the camera's own keys merged over them.
@@ -494,6 +523,28 @@ class CameraConfig(_Model):
         source = info.data.get("source")
         if v is not None and isinstance(source, str) and is_live_source(source):
             raise ValueError("start_time is only for video files; a live source uses the clock")
+        if v is not None and not START_YEARS[0] <= v.year < START_YEARS[1]:
+            raise ValueError(
+                f"start_time {v.isoformat()} is not between {START_YEARS[0]} and {START_YEARS[1]}: write the "
+                "wall-clock time of the video's first frame, e.g. \"2027-08-14T14:00:00\""
+            )
+        return v
+
+    @field_validator("zones")
+    @classmethod
+    def _zones_in_drawn_frame(cls, v: dict[str, ZoneConfig], info: ValidationInfo) -> dict[str, ZoneConfig]:
+        size = info.data.get("zones_resolution")
+        if size is None:
+            return v
+        for name, zone in v.items():
+            if is_fractional(zone.coordinates):
+                continue
+            for i, (x, y) in enumerate(zone.coordinates):
+                if x > size[0] or y > size[1]:
+                    raise ValueError(
+                        f"zone {name} point {i} [{x:g}, {y:g}] lies outside zones_resolution "
+                        f"{size[0]}x{size[1]}: pixel corners must be pixels of the frame they were drawn on"
+                    )
         return v
 
 
@@ -593,6 +644,7 @@ class ResolvedCamera:
     objects: ObjectsConfig
     record: RecordConfig
     motion: MotionConfig
+    zones_resolution: tuple[int, int] | None = None  # (width, height) the pixel zones were drawn on
 
 
 def per_category_scores(detector: DetectorConfig, objects: ObjectsConfig) -> tuple[DetectorConfig, ObjectsConfig]:
@@ -646,7 +698,7 @@ class AppConfig(_Model):
     def _known_tz(cls, v: str) -> str:
         try:
             zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             close = difflib.get_close_matches(v, sorted(zoneinfo.available_timezones()), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; use an IANA name such as Asia/Shanghai or UTC"
             raise ValueError(f"unknown time zone {v!r}{hint}") from None
@@ -688,6 +740,7 @@ class AppConfig(_Model):
             objects=objects,
             record=cam.record,
             motion=cam.motion,
+            zones_resolution=cam.zones_resolution,
         )
 
     def rules_for(self, camera_id: str) -> list[RuleConfig]:
@@ -745,11 +798,11 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         scope = list(cameras)
         if isinstance(rule_cams, list):
             for j, cid in enumerate(rule_cams):
-                if cid not in cameras:
+                if isinstance(cid, str) and cid not in cameras:  # other types: the schema's error
                     problems.append(
                         (("rules", i, "cameras", j), f"unknown camera {cid!r}; cameras: {', '.join(map(str, cameras))}")
                     )
-            scope = [c for c in rule_cams if c in cameras]
+            scope = [c for c in rule_cams if isinstance(c, str) and c in cameras]
         words = zone_words(scope)
         named = [(j, z) for j, z in enumerate(_l(rule.get("zones"))) if isinstance(z, str)]
         # A rule that names no existing zone can never fire: an error. One that names some that
@@ -784,6 +837,8 @@ def config_warnings(cfg: AppConfig) -> list[str]:
     for cid, cam in cfg.cameras.items():
         if not cam.zones:
             warnings.append(f"camera {cid} has no zones: no rule can fire there")
+        if cam.zones_resolution is not None and all(is_fractional(z.coordinates) for z in cam.zones.values()):
+            warnings.append(f"camera {cid} sets zones_resolution but has no pixel zones: it changes nothing")
         elif not cfg.rules_for(cid):
             warnings.append(f"camera {cid} has zones but no enabled rule names them")
     enabled_cams = [cid for cid, cam in cfg.cameras.items() if cam.enabled]

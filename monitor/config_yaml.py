@@ -8,6 +8,10 @@ long to read as one module.
 Why these choices:
 - ruamel's round-trip loader remembers the line of every key and list item, so each error can
   read ``config.yaml:41: cameras.east_beach.zones.water.coordinates: <what is wrong>``.
+- Nothing in the file can hang the loader or exhaust memory: the file's size, how deep values
+  nest and how far YAML aliases expand are limited before anything is built from them, and YAML
+  tags (``!!float``, ``!!python/...``) are refused: a config never needs them, and they are how
+  odd values get in. Each refusal names the line, like every other error.
 - Timestamps stay text: pydantic parses ISO 8601 (with offsets) itself and reports bad ones with
   the same wording as every other error.
 - pydantic's error paths contain things the file does not (union tags, ``[key]``, keys left at
@@ -18,7 +22,9 @@ Why these choices:
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -28,8 +34,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 Loc = tuple[str | int, ...]
 
@@ -47,6 +57,104 @@ class ConfigError(Exception):
 
 # --------------------------------------------------------------------------------------------
 # Reading: YAML -> plain data plus the line of every path.
+
+# Limits on what a config file may be. The shipped config.yaml is 15 kB, 8 levels deep and
+# under 2,000 values; these leave room for a site with a hundred cameras and long waterlines while
+# refusing, in well under a second, files that would hang the loader or exhaust memory: a
+# "billion laughs" document (a few lines whose aliases expand to 10^9 values), thousands of
+# nested brackets (Python's recursion limit), a multi-gigabyte file or /dev/zero.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_VALUES = 200_000
+
+
+class _Refused(Exception):
+    """The document is well-formed YAML but not something a config may contain (tags, huge expansions)."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = mark.line + 1 if mark is not None else None
+
+
+def _written_tag(tag: Any) -> str:
+    """A tag as it was written (``!!float``, ``!foo``), not its expanded URI."""
+    handle = getattr(tag, "handle", None)
+    return f"{handle or ''}{getattr(tag, 'suffix', tag)}"
+
+
+class _Composer(Composer):
+    """ruamel's composer with the limits above, checked while the node tree is built.
+
+    Aliases are not copied while composing (an alias is the anchored node itself), so each node's
+    expanded size and height are computed once from its children's and the whole check is linear
+    in the file's length however far the aliases would expand later. A node whose size is not yet
+    known when an alias points at it is one that contains itself.
+    """
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader=loader)
+        self.warn_double_anchors = False  # legal YAML: the later anchor wins, as the spec says
+        self._shape: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded values, expanded height)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._shape:
+                raise _Refused(
+                    f"the alias *{event.anchor} is used inside its own anchor &{event.anchor}: "
+                    "a value that contains itself has no end; copy the values instead",
+                    event.start_mark,
+                )
+            return node
+        tag = getattr(event, "ctag", None)
+        if tag is not None and str(tag) != "!":
+            raise _Refused(
+                f"YAML tags such as {_written_tag(tag)} are not used in a config: remove it and write "
+                "the value plainly (numbers as 5 or 0.5, text in quotes, lists in [ ])",
+                event.start_mark,
+            )
+        if self.depth >= MAX_DEPTH:
+            raise _Refused(
+                f"values nested more than {MAX_DEPTH} levels deep (a config needs about 8): "
+                "check the brackets and the indentation here",
+                event.start_mark,
+            )
+        node = super().compose_node(parent, index)
+        self._measure(node)
+        return node
+
+    def _measure(self, node: Any) -> None:
+        if isinstance(node, MappingNode):
+            for key, _ in node.value:
+                if not isinstance(key, ScalarNode):
+                    raise _Refused(
+                        "a key must be a plain name, not a list or a mapping (remove the '?' or the brackets)",
+                        key.start_mark,
+                    )
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        shapes = [self._shape[id(c)] for c in children]
+        size = 1 + sum(s for s, _ in shapes)
+        height = 1 + max((h for _, h in shapes), default=0)
+        if size > MAX_VALUES:
+            raise _Refused(
+                f"this value expands to more than {MAX_VALUES:,} values through YAML aliases (*name "
+                "repeats what &name holds); a config needs far fewer: write the values out, or use "
+                "fewer aliases",
+                node.start_mark,
+            )
+        if height > MAX_DEPTH:
+            raise _Refused(
+                f"through YAML aliases this value nests more than {MAX_DEPTH} levels deep "
+                "(a config needs about 8): use fewer nested aliases",
+                node.start_mark,
+            )
+        self._shape[id(node)] = (size, height)
 
 
 class _Constructor(RoundTripConstructor):
@@ -93,29 +201,77 @@ def _plain_scalar(v: Any) -> Any:
     return v
 
 
-def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
-    """Parse the file: (plain data, line of each path). Raises ConfigError for I/O and syntax errors."""
+def _line_at(raw: bytes, offset: int) -> tuple[int, int]:
+    """(line, column), both from 1, of a byte offset."""
+    start = raw.rfind(b"\n", 0, offset) + 1
+    return raw.count(b"\n", 0, offset) + 1, offset - start + 1
+
+
+def _read_text(path: Path) -> str:
+    """The file as text, refusing what is not a small UTF-8 text file before any YAML is parsed."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise ConfigError([f"{path}: is a folder, not a config file"])
+        if path.exists() and not path.is_file():
+            raise ConfigError([f"{path}: is not a regular file (a device or a pipe?); give the path of config.yaml"])
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: config file not found"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"{path}: is a folder, not a config file"]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([f"{path}: cannot read the config file: {e}"]) from None
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot read the config file: {e.strerror or e}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [
+                f"{path}: the file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MB, so it was not read "
+                "(and no line can be named); a config is a few kB: is this the right file?"
+            ]
+        )
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0  # Notepad saves one
+    try:
+        return raw[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = bom + e.start
+        line, col = _line_at(raw, offset)
+        if e.end >= len(raw) - bom and e.reason == "unexpected end of data":
+            what = "the file ends in the middle of a character: it looks cut off (truncated); restore it from a copy"
+        else:
+            what = f"byte 0x{raw[offset]:02x} is not UTF-8 text; save the file as UTF-8 (or retype that character)"
+        raise ConfigError([f"{path}:{line}: at column {col} (byte offset {offset}): {what}"]) from None
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
+    """Parse the file: (plain data, line of each path). Raises ConfigError for I/O and syntax errors."""
+    text = _read_text(path)
     yaml = YAML(typ="rt")
+    yaml.Composer = _Composer
     yaml.Constructor = _Constructor
     try:
         node = yaml.load(text)
+    except _Refused as e:
+        raise ConfigError([f"{path}:{e.line or 1}: {e.message}"]) from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
+        where = f":{mark.line + 1}" if mark is not None else " (the parser gave no line)"
         what = " ".join(p for p in (e.context, e.problem) if p)
-        raise ConfigError([f"{path}{line}: YAML syntax error: {what}"]) from None
+        if mark is not None and mark.index >= len(text.rstrip()):
+            what += " (the file ends here: is it cut off? restore it from a copy, or close what is open)"
+        raise ConfigError([f"{path}{where}: YAML syntax error: {what}"]) from None
+    except ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        raise ConfigError(
+            [f"{path}:{line}: the character {char} is not allowed in YAML ({e.reason}); delete it (a damaged file or a paste?)"]
+        ) from None
     except YAMLError as e:
-        raise ConfigError([f"{path}: YAML syntax error: {e}"]) from None
+        raise ConfigError([f"{path} (the parser gave no line): YAML syntax error: {e}"]) from None
     if node is None:
-        raise ConfigError([f"{path}: the file is empty; it needs at least timezone, detector and cameras"])
+        raise ConfigError(
+            [
+                f"{path}:1: the file is empty or only comments; it needs at least "
+                "timezone, detector and cameras (start from the config.yaml that comes with the monitor)"
+            ]
+        )
     lines: dict[Loc, int] = {}
     return _plain(node, (), lines), lines
 
@@ -124,10 +280,20 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
 # Error paths and messages: pydantic's errors -> (path in the file, message people can act on).
 
 
+_PLAIN_KEY_RE = re.compile(r"[\w-]+")
+
+
 def format_loc(loc: Loc) -> str:
+    """``cameras.east_beach.zones[0]``; a key that is not a plain word is quoted (``cameras['a b']``),
+    so that a key holding a dot, a space or a line break cannot make the path ambiguous."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN_KEY_RE.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
     return out or "(top level)"
 
 
@@ -213,7 +379,8 @@ def error_message(root: type[BaseModel], err: Mapping[str, Any]) -> str:
     if msg.startswith("Input should"):
         msg = "should" + msg[len("Input should") :]
     if isinstance(value, (str, int, float, bool)) or value is None:
-        msg += f" (got {value!r})"
+        shown = repr(value)
+        msg += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     elif isinstance(value, (list, dict)):
         msg += f" (got a {'list' if isinstance(value, list) else 'mapping'})"
     return msg

@@ -251,13 +251,17 @@ def run_evaluate(
     store the officers review; ``store_url`` (``--store``) keeps them in that store instead, with the
     clips beside it.
     """
-    from monitor.config import load_config
+    from monitor.config import ConfigError, load_config
     from monitor.store import StoreError, parse_url
 
     if not ground_truth_files(videos):
         print(f"no ground-truth files (*.json) in {videos}", file=sys.stderr)
         return 2
-    cfg = load_config(config)
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        print(f"error: the config is not valid:\n{e}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="lakeshore-evaluate-") as scratch:
         if store_url is None:
             cfg = redirect_output(cfg, f"sqlite:///{Path(scratch) / 'monitor.db'}", Path(scratch) / "clips")

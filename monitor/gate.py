@@ -37,7 +37,7 @@ import supervision as sv
 
 from monitor.config import ResolvedCamera, RuleConfig
 from monitor.schedule import schedule_active
-from monitor.zones import anchor_points, polygon_px
+from monitor.zones import anchor_points, camera_polygons
 
 Mode = Literal["active", "motion", "quiet"]
 MODES: tuple[Mode, ...] = ("active", "motion", "quiet")
@@ -119,9 +119,9 @@ class WatchedZones:
         radius = max(0, round(margin_frac * w / MASK_SCALE))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)) if radius else None
         self._zone_mask: dict[str, np.ndarray] = {}
-        for name, zone in camera.zones.items():
+        for name, polygon in camera_polygons(camera, frame_wh).items():
             mask = np.zeros((self._size[1], self._size[0]), np.uint8)
-            pts = np.round(polygon_px(zone, frame_wh) / MASK_SCALE).astype(np.int32)
+            pts = np.round(polygon / MASK_SCALE).astype(np.int32)
             cv2.fillPoly(mask, [pts], 1)
             self._zone_mask[name] = cv2.dilate(mask, kernel) if kernel is not None else mask
         self._active_ids: frozenset[str] | None = None

@@ -44,7 +44,7 @@ from monitor.sources import (
 )  # fmt: skip
 from monitor.store import Store
 from monitor.tracking import Tracker
-from monitor.zones import polygon_px
+from monitor.zones import camera_polygons, zones_outside_frame
 
 __all__ = ["AlertSummary", "CameraPipeline", "DetectorPool", "StageClock", "replay_file", "run_cameras"]
 
@@ -230,7 +230,10 @@ class CameraPipeline:
         cam = self.cam
         tracker = Tracker(cam.detect_fps)
         judge = CameraJudge(cam, self.rules, self.cfg.tz, src.size)
-        zone_px = {name: polygon_px(z, src.size) for name, z in cam.zones.items()}
+        zone_px = camera_polygons(cam, src.size)
+        self.status.zone_warning = zones_outside_frame(cam, src.size)
+        if self.status.zone_warning:
+            log.warning("camera %s: %s", cam.id, self.status.zone_warning)
         # What the review page shows as the alert's origin: a replayed file, a file run as a
         # camera (the demo), or a live camera.
         kind = "replay" if self.replay else ("live" if src.is_live else "file")
@@ -374,13 +377,16 @@ class StatusReporter:
         self._frame_at = -1e9
         self._detections_at: tuple[float, int] = (0.0, 0)
         self.lag_s = 0.0  # worst lag since the last report
+        self.zone_warning: str | None = None  # pixel zones that do not fit the frame, once it is known
 
     def due(self, pts_s: float) -> bool:
         return pts_s - self._at >= STATUS_EVERY_S
 
     def set(self, state: str, **fields: Any) -> None:
         try:
-            self.store.set_camera_status(self.cam.id, name=self.cam.name, state=state, **fields)
+            self.store.set_camera_status(
+                self.cam.id, name=self.cam.name, state=state, warning=self.zone_warning, **fields
+            )
         except Exception:  # status is best-effort: never let it stop detection
             log.exception("camera %s: could not write its status", self.cam.id)
 

@@ -44,7 +44,7 @@ import supervision as sv
 from monitor.alerts import AlertBook, AlertEvent, AlertKey, Box
 from monitor.config import ResolvedCamera, RuleConfig
 from monitor.schedule import schedule_active
-from monitor.zones import Presence, anchor_points, next_presence, points_in_polygon, polygon_px
+from monitor.zones import Presence, anchor_points, camera_polygons, next_presence, points_in_polygon
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class CameraJudge:
         self.tz = tz
         self.frame_wh = frame_wh
         self._zone_names = sorted(camera.zones)
-        self._polygons = {name: polygon_px(camera.zones[name], frame_wh) for name in self._zone_names}
+        polygons = camera_polygons(camera, frame_wh)
+        self._polygons = {name: polygons[name] for name in self._zone_names}
         self._rules: list[RuleConfig] = []
         self._rule_zones: dict[str, list[str]] = {}
         for rule in rules:

@@ -164,6 +164,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE camera_status ADD COLUMN missed INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE camera_status ADD COLUMN lag_s REAL",
         "ALTER TABLE camera_status ADD COLUMN recording TEXT",
+        # and a camera's standing warning (pixel zones that do not fit its frame).
+        "ALTER TABLE camera_status ADD COLUMN warning TEXT",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -504,6 +506,7 @@ class Store:
         missed: int = 0,
         lag_s: float | None = None,
         recording: str | None = None,
+        warning: str | None = None,
     ) -> None:
         # Upsert by delete+insert inside one transaction: portable to PostgreSQL unchanged.
         with self.transaction() as c:
@@ -511,12 +514,12 @@ class Store:
             c.execute(
                 "INSERT INTO camera_status (camera, name, state, last_frame_at, fps, frames, dropped, "
                 "reconnects, last_error, frame_path, detect_mode, detect_rate, missed, lag_s, recording, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "warning, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     camera, name, state,
                     None if last_frame_at is None else to_db_time(last_frame_at),
                     fps, frames, dropped, reconnects, last_error, frame_path,
-                    detect_mode, detect_rate, missed, lag_s, recording, now_db(),
+                    detect_mode, detect_rate, missed, lag_s, recording, warning, now_db(),
                 ),
             )  # fmt: skip
 

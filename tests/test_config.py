@@ -8,6 +8,7 @@ import pytest
 
 from monitor.check_config import check_config
 from monitor.config import ConfigError, MotionConfig, UnknownCameraError, config_warnings, load_config, redact_source
+from monitor.config_yaml import MAX_CONFIG_BYTES
 from monitor.schedule import in_season
 
 REPO = Path(__file__).resolve().parents[1]
@@ -506,3 +507,187 @@ def test_check_config_lists_camera_overrides(tmp_path: Path) -> None:
     east = lines.index("camera east_beach (East beach)")
     assert code == 0 and lines[east + 2] == "  overrides: detector.conf=0.6, record.post_capture_s=10.0"
     assert not any(line.startswith("  overrides:") for line in lines[east + 3 :])  # the pier uses the globals
+
+
+# --------------------------------------------------------------------------------------------
+# Hardening: files that used to hang, exhaust memory, end in a traceback or pass while meaning
+# nothing. Each must be a ConfigError (exit 2 from check-config) naming the file and the line.
+
+WATER = "[[0.0, 0.55], [1.0, 0.50], [1.0, 1.0], [0.0, 1.0]]"
+BEACH = "[[0, 300], [1280, 330], [1280, 400], [0, 400]]"
+
+
+def laughs(levels: int = 9) -> str:
+    """A "billion laughs" document: each anchor holds 9 aliases of the one before (9^levels values)."""
+    lines = ['lol0: &lol0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"lol{i}: &lol{i} [{', '.join([f'*lol{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return BASE + "\n".join(lines) + "\n"
+
+
+def deep_block(depth: int) -> str:
+    """``depth`` nested mappings in block style, one per line, under the first camera's name."""
+    return mutate("    name: East beach\n", "    name:\n" + "".join(f"{'  ' * (i + 3)}k{i}:\n" for i in range(depth)))
+
+
+# (case id, file text, first text of the line the error points at, part of the message)
+HARDENING = [
+    ("billion laughs", laughs(), "lol5:", "expands to more than 200,000 values"),
+    ("self-containing alias", mutate("    name: East beach\n", "    name: &me [*me]\n"), "name: &me", "used inside its own anchor"),
+    ("nested aliases", mutate("    name: East beach\n", "    name: &a0 [1]\n")
+     + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 40)), "a31:", "nests more than 32 levels"),
+    ("1000 brackets", mutate("    name: East beach", "    name: " + "[" * 1000 + "]" * 1000), "name: [[[", "nested more than 32 levels"),
+    ("1000 flow mappings", mutate("    name: East beach", "    name: " + "{a: " * 1000 + "1" + "}" * 1000), "name: {a:", "nested more than 32 levels"),
+    ("40 block levels", deep_block(40), "k28:", "nested more than 32 levels"),
+    ("!!omap", mutate("timezone: Asia/Shanghai", "timezone: !!omap [a: 1]"), "timezone:", "tags such as !!omap"),
+    ("!!python/object", mutate("timezone: Asia/Shanghai", "timezone: !!python/object/apply:os.system [ls]"), "timezone:", "tags such as !!python/object/apply:os.system"),
+    ("!!float 'x'", mutate("conf: 0.25", "conf: !!float 'x'"), "conf:", "tags such as !!float"),
+    ("!!int 'two'", mutate("imgsz: 416", "imgsz: !!int 'two'"), "imgsz:", "tags such as !!int"),
+    ("unknown tag", mutate("imgsz: 416", "imgsz: !pixels 416"), "imgsz:", "tags such as !pixels"),
+    ("!!str", mutate("    name: East beach", "    name: !!str 5"), "name: !!str", "tags such as !!str"),
+    ("verbatim tag", mutate("imgsz: 416", "imgsz: !<tag:yaml.org,2002:int> 416"), "imgsz:", "tags such as tag:yaml.org,2002:int"),
+    ("list as a key", mutate("    name: East beach\n", "    ? [a, b]\n    : East beach\n"), "? [a, b]", "a key must be a plain name"),
+    ("NUL byte", mutate("    name: East beach", "    name: East\x00beach"), "name: East", "character #x0000 is not allowed"),
+    ("escape byte", mutate("    name: East beach", "    name: East\x1bbeach"), "name: East", "character #x001b is not allowed"),
+]
+
+
+@pytest.mark.parametrize("text, at, message", [c[1:] for c in HARDENING], ids=[c[0] for c in HARDENING])
+def test_hostile_yaml_is_a_clear_error_on_its_line(tmp_path: Path, text: str, at: str, message: str) -> None:
+    path = write(tmp_path, text)
+    errors = errors_of(path)
+    assert len(errors) == 1 and errors[0].startswith(f"{path}:{line_of(text, at)}: "), errors
+    assert message in errors[0]
+    code, out = check_config(path)
+    assert (code, out) == (2, errors[0])
+
+
+def zone_corner(value: str) -> str:
+    return mutate(WATER, f"[[{value}, 0.55], [1.0, 0.50], [1.0, 1.0], [0.0, 1.0]]")
+
+
+# (case id, file text, first text of the line, path, part of the message)
+NUMBERS = [
+    ("nan corner", zone_corner(".nan"), "coordinates: [[.nan", "cameras.east_beach.zones.water.coordinates[0][0]", "should be a finite number"),
+    ("inf corner", zone_corner(".inf"), "coordinates: [[.inf", "cameras.east_beach.zones.water.coordinates[0][0]", "should be a finite number"),
+    ("-inf corner", zone_corner("-.inf"), "coordinates: [[-.inf", "cameras.east_beach.zones.water.coordinates[0][0]", "should be a finite number"),
+    ("1e400 overflows to inf", zone_corner("1e400"), "coordinates: [[1e400", "cameras.east_beach.zones.water.coordinates[0][0]", "should be a finite number"),
+    ("1e30 px corner", mutate(BEACH, "[[0, 300], [1e30, 330], [1280, 400], [0, 400]]"), "coordinates: [[0, 300], [1e30", "cameras.east_beach.zones.beach.coordinates", "point 1 [1e+30, 330] is beyond 16384 px"),
+    ("20000 px corner", mutate(BEACH, "[[0, 300], [20000, 330], [1280, 400], [0, 400]]"), "coordinates: [[0, 300], [20000", "cameras.east_beach.zones.beach.coordinates", "beyond 16384 px"),
+    ("negative px corner", mutate(BEACH, "[[0, 300], [1280, -330], [1280, 400], [0, 400]]"), "coordinates: [[0, 300], [1280, -330", "cameras.east_beach.zones.beach.coordinates", "is negative"),
+    ("huge int corner", mutate(BEACH, f"[[0, 300], [{10**400}, 330], [1280, 400], [0, 400]]"), "coordinates: [[0, 300], [1000", "cameras.east_beach.zones.beach.coordinates[1][0]", "should be a valid number (got 1000000000"),
+    ("nan detect_fps", mutate("detect_fps: 5", "detect_fps: .nan"), "detect_fps:", "cameras.east_beach.detect_fps", "should be a finite number"),
+    ("nan conf", mutate("conf: 0.25", "conf: .NaN"), "conf:", "detector.conf", "should be a finite number"),
+    ("inf max_clip_s", mutate("max_clip_s: 120", "max_clip_s: .inf"), "record:", "record.max_clip_s", "should be a finite number"),
+    ("nan min_score", mutate("{min_score: 0.3}", "{min_score: .nan}"), "person: {min_score", "objects.filters.person.min_score", "should be a finite number"),
+    ("nan min_area", mutate("{min_score: 0.3}", "{min_area: .nan}"), "person: {min_area", "objects.filters.person.min_area", "should be a finite number"),
+    ("inf max_area", mutate("{min_score: 0.3}", "{max_area: .inf}"), "person: {max_area", "objects.filters.person.max_area", "should be a finite number"),
+    ("nan cooldown", mutate("cooldown_s: 60", "cooldown_s: .nan"), "cooldown_s:", "rules[0].cooldown_s", "should be a finite number"),
+    ("nan dwell", mutate("min_duration_s: 30", "min_duration_s: .nan"), "min_duration_s:", "rules[2].min_duration_s", "should be a finite number"),
+    ("start_time -0.5", mutate('start_time: "2026-07-15T14:00:00"', "start_time: -0.5"), "start_time:", "cameras.east_beach.start_time", "numbers are not read as times"),
+    ("start_time 0", mutate('start_time: "2026-07-15T14:00:00"', "start_time: 0"), "start_time:", "cameras.east_beach.start_time", "numbers are not read as times"),
+    ("start_time digits", mutate('start_time: "2026-07-15T14:00:00"', 'start_time: "1784109600"'), "start_time:", "cameras.east_beach.start_time", "numbers are not read as times"),
+    ("start_time 1969", mutate('start_time: "2026-07-15T14:00:00"', "start_time: 1969-12-31T23:59:59"), "start_time:", "cameras.east_beach.start_time", "start_time 1969-12-31T23:59:59 is not between 2000 and 2100"),
+    ("start_time 9999", mutate('start_time: "2026-07-15T14:00:00"', 'start_time: "9999-12-31T23:59:59-12:00"'), "start_time:", "cameras.east_beach.start_time", "is not between 2000 and 2100"),
+    ("rule camera as a list", mutate("cameras: [pier]", "cameras: [[pier]]"), "cameras: [[pier]]", "rules[1].cameras[0]", "should be a valid string"),
+    ("time zone too long for a file name", mutate("timezone: Asia/Shanghai", "timezone: " + "a" * 300), "timezone:", "timezone", "unknown time zone 'aaaa"),
+    ("1001 corners", mutate(WATER, "[" + ", ".join(f"[{i}, {i % 2 * 5 + 2}]" for i in range(1000)) + ", [999, 100]]"), "coordinates: [[0, 2]", "cameras.east_beach.zones.water.coordinates", "a polygon has at most 1000 points, got 1001"),
+]
+
+
+@pytest.mark.parametrize("text, at, where, message", [c[1:] for c in NUMBERS], ids=[c[0] for c in NUMBERS])
+def test_meaningless_numbers_are_errors(tmp_path: Path, text: str, at: str, where: str, message: str) -> None:
+    path = write(tmp_path, text)
+    expected = f"{path}:{line_of(text, at)}: {where}: "
+    errors = errors_of(path)
+    assert any(e.startswith(expected) and message in e for e in errors), "\n".join(errors)
+    assert check_config(path)[0] == 2
+
+
+def test_dates_in_range_still_load(tmp_path: Path) -> None:
+    for written in ("2000-01-01T00:00:00", '"2099-12-31T23:59:59+08:00"', '"2026-07-15"'):
+        cfg = load_config(write(tmp_path, mutate('start_time: "2026-07-15T14:00:00"', f"start_time: {written}")))
+        assert cfg.camera("east_beach").start_time is not None
+
+
+# Bytes that are not a YAML text: (case id, bytes, line, part of the message).
+RAW = [
+    ("empty", b"", 1, "the file is empty or only comments"),
+    ("only comments", b"# nothing yet\n# really\n", 1, "the file is empty or only comments"),
+    ("latin-1 byte", BASE.replace("East beach", "East b\xe4ch").encode("latin-1"), line_of(BASE, "name: East beach"), "byte 0xe4 is not UTF-8 text"),
+    ("garbage byte", BASE.encode()[:300] + b"\xff" + BASE.encode()[300:], BASE.encode()[:300].count(b"\n") + 1, "byte 0xff is not UTF-8 text; save the file as UTF-8"),
+    ("cut inside a character", (BASE + "# ²").encode()[:-1], BASE.count("\n") + 1, "it looks cut off (truncated)"),
+    ("cut inside a quoted text", BASE.encode()[: BASE.index('2026-07-15T14') + 5], line_of(BASE, "start_time:"), "found unexpected end of stream (the file ends here: is it cut off?"),
+    ("cut inside a flow list", BASE.encode()[: BASE.index("[1280, 330]") + 3], line_of(BASE, "coordinates: [[0, 300]"), "(the file ends here: is it cut off?"),
+]
+
+
+@pytest.mark.parametrize("raw, line, message", [c[1:] for c in RAW], ids=[c[0] for c in RAW])
+def test_unreadable_text_names_the_line(tmp_path: Path, raw: bytes, line: int, message: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(raw)
+    (error,) = errors_of(path)
+    assert error.startswith(f"{path}:{line}: ") and message in error, error
+
+
+def test_utf8_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    assert list(load_config(path).cameras) == ["east_beach", "pier"]
+
+
+def test_a_file_too_large_is_not_read(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "#" * (MAX_CONFIG_BYTES - len(BASE)) + "\n")
+    (error,) = errors_of(path)
+    assert error.startswith(f"{path}: the file is larger than 1 MB, so it was not read")
+    # One byte less is read (and is a valid config).
+    assert load_config(write(tmp_path, BASE + "#" * (MAX_CONFIG_BYTES - len(BASE) - 1)))
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/null"])
+def test_a_device_is_not_read(special: str) -> None:
+    if not Path(special).exists():
+        pytest.skip(f"{special} is absent here")
+    (error,) = errors_of(Path(special))
+    assert error == f"{special}: is not a regular file (a device or a pipe?); give the path of config.yaml"
+
+
+def test_evaluate_reports_an_invalid_config_instead_of_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.evaluate import run_evaluate
+
+    (tmp_path / "clip.json").write_text('{"camera": "east_beach", "expected": []}', encoding="utf-8")
+    path = write(tmp_path, laughs())
+    assert run_evaluate(tmp_path, path, as_json=False) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the config is not valid:\n") and f"{path}:{line_of(laughs(), 'lol5:')}: " in err
+
+
+# zones_resolution: the frame size pixel zones were drawn on.
+
+ZONES_RESOLUTION = [
+    ("[1280, 720, 3]", "cameras.east_beach.zones_resolution", "should have at most 2 items after validation, not 3"),
+    ("[0, 720]", "cameras.east_beach.zones_resolution[0]", "greater than or equal to 1 (got 0)"),
+    ("[1280, 20000]", "cameras.east_beach.zones_resolution[1]", "less than or equal to 16384"),
+    ("[1280.5, 720]", "cameras.east_beach.zones_resolution[0]", "should be a valid integer (got 1280.5)"),
+    ("1280x720", "cameras.east_beach.zones_resolution", "should be a valid tuple"),
+    ("[640, 360]", "cameras.east_beach.zones", "zone beach point 1 [1280, 330] lies outside zones_resolution 640x360"),
+]
+
+
+@pytest.mark.parametrize("value, where, message", ZONES_RESOLUTION, ids=[c[0] for c in ZONES_RESOLUTION])
+def test_zones_resolution_errors(tmp_path: Path, value: str, where: str, message: str) -> None:
+    text = mutate("    detect_fps: 5\n", f"    detect_fps: 5\n    zones_resolution: {value}\n")
+    path = write(tmp_path, text)
+    at = "zones:" if where.endswith(".zones") else "zones_resolution:"
+    expected = f"{path}:{line_of(text, at)}: {where}: "
+    errors = errors_of(path)
+    assert any(e.startswith(expected) and message in e for e in errors), "\n".join(errors)
+
+
+def test_zones_resolution_reaches_the_resolved_camera(tmp_path: Path) -> None:
+    text = mutate("    detect_fps: 5\n", "    detect_fps: 5\n    zones_resolution: [1280, 720]\n")
+    text = text.replace("      pier_water:\n", "      pier_water:\n").replace("    zones:\n      pier_water", "    zones_resolution: [640, 360]\n    zones:\n      pier_water")
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.camera("east_beach").zones_resolution == (1280, 720)
+    # The pier's zones are all fractions: the size changes nothing there, and check-config says so.
+    assert "camera pier sets zones_resolution but has no pixel zones: it changes nothing" in config_warnings(cfg)
+    assert load_config(write(tmp_path, BASE)).camera("east_beach").zones_resolution is None

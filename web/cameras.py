@@ -65,12 +65,13 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
         frame = media.resolve(media.frames_root(cfg), cfg.base_dir, st["frame_path"]) if st else None
         size = _frame_size(frame) if frame else None
         zones = cam.zones if cam is not None else {}
-        size = size or frame_size_from_config(zones)
+        zones_wh = cam.zones_resolution if cam is not None else None
+        size = size or frame_size_from_config(zones, zones_wh)
         last = from_db_time(st["last_frame_at"]) if st else None
         cards.append({
             "id": cid, "name": (cam.name or cid) if cam else (st["name"] if st else cid), "in_config": cam is not None,
             "status": st, "has_frame": frame is not None, "size": size,
-            "zones": drawn_zones(zones, size), "font": label_size(size), "stale": st is not None and st["state"] in LIVE_STATES and (last is None or now - last > STALE_AFTER),
+            "zones": drawn_zones(zones, size, zones_wh), "font": label_size(size), "stale": st is not None and st["state"] in LIVE_STATES and (last is None or now - last > STALE_AFTER),
             "mutes": store.active_mutes(cid, now), "targets": mute_targets(cid) if cam else [],
         })  # fmt: skip
     return cards

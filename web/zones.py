@@ -1,7 +1,9 @@
 """Zones drawn as an SVG overlay over a camera frame: pure geometry, no I/O.
 
-Config coordinates are either fractions of the frame (every value within 0..1) or pixels. The overlay
-uses the frame's pixel size as its viewBox and stretches over the image, so both kinds line up.
+Config coordinates are either fractions of the frame (every value within 0..1) or pixels of the frame
+they were drawn on (scaled by the camera's ``zones_resolution`` when it is set): ``monitor.zones``
+turns both into frame pixels, exactly as the monitor judges them. The overlay uses the frame's pixel
+size as its viewBox and stretches over the image, so they line up.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from monitor.zones import is_fractional, zone_points
 
 DEFAULT_SIZE = (1280, 720)  # when there is no frame yet: the placeholder keeps the usual 16:9
 
@@ -29,15 +33,10 @@ class DrawnZone:
     label_y: float
 
 
-def is_fractional(coords: Sequence[Sequence[float]]) -> bool:
-    return all(0.0 <= float(v) <= 1.0 for pt in coords for v in pt)
-
-
-def to_pixels(coords: Sequence[Sequence[float]], size: tuple[int, int]) -> list[tuple[float, float]]:
-    w, h = size
-    if is_fractional(coords):
-        return [(float(x) * w, float(y) * h) for x, y in coords]
-    return [(float(x), float(y)) for x, y in coords]
+def to_pixels(
+    coords: Sequence[Sequence[float]], size: tuple[int, int], zones_wh: tuple[int, int] | None = None
+) -> list[tuple[float, float]]:
+    return zone_points(coords, size, zones_wh)
 
 
 def label_size(size: tuple[int, int]) -> float:
@@ -49,10 +48,12 @@ def css_class(kind: str) -> str:
     return "zone-" + (re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other")
 
 
-def drawn_zones(zones: Mapping[str, ZoneLike], size: tuple[int, int]) -> list[DrawnZone]:
+def drawn_zones(
+    zones: Mapping[str, ZoneLike], size: tuple[int, int], zones_wh: tuple[int, int] | None = None
+) -> list[DrawnZone]:
     out = []
     for name, z in zones.items():
-        pts = to_pixels(z.coordinates, size)
+        pts = to_pixels(z.coordinates, size, zones_wh)
         if not pts:
             continue
         # Label at the top-most vertex: inside the frame and clear of the zone's body.
@@ -66,8 +67,11 @@ def drawn_zones(zones: Mapping[str, ZoneLike], size: tuple[int, int]) -> list[Dr
     return out
 
 
-def frame_size_from_config(zones: Mapping[str, Any]) -> tuple[int, int]:
-    """Without a frame, a size that holds every pixel zone (or the default for fractional zones)."""
+def frame_size_from_config(zones: Mapping[str, Any], zones_wh: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Without a frame: the size the zones were drawn on, else one that holds every pixel zone (or the
+    default for fractional zones)."""
+    if zones_wh is not None:
+        return zones_wh
     xs = [float(x) for z in zones.values() if not is_fractional(z.coordinates) for x, _ in z.coordinates]
     ys = [float(y) for z in zones.values() if not is_fractional(z.coordinates) for _, y in z.coordinates]
     if not xs:

@@ -39,6 +39,16 @@ def test_status_and_zones_over_the_frame(client, admin: Auth, site: Site) -> Non
     assert client.get("/cameras/pier/frame").data == (site.cfg.base_dir / "data/cameras/pier.jpg").read_bytes()
 
 
+def test_a_cameras_warning_is_shown(client, admin: Auth, site: Site) -> None:
+    warning = "pixel zone(s) ice reach x 310, y 200, outside the 160x90 frame: set zones_resolution"
+    with site.store() as s:
+        s.set_camera_status("bay", name="Ice bay", state="running", warning=warning)
+        s.set_camera_status("pier", name="North pier", state="running")
+    html = client.get("/cameras").get_data(as_text=True)
+    assert f'<dt>Warning</dt><dd class="warning-text">{warning}</dd>' in card(html, "bay")
+    assert "<dt>Warning</dt>" not in card(html, "pier")
+
+
 def test_camera_without_frame_gets_a_placeholder_with_its_pixel_zones(client, admin: Auth) -> None:
     html = client.get("/cameras").get_data(as_text=True)
     bay = card(html, "bay")

@@ -65,6 +65,15 @@ def test_zone_coordinates_to_frame_pixels(coords, size, expected) -> None:
     assert to_pixels(coords, size) == expected
 
 
+def test_pixel_zones_drawn_on_another_frame_size_are_scaled_as_the_monitor_does() -> None:
+    coords = [[0, 540], [1920, 540], [1920, 1080]]
+    assert to_pixels(coords, (640, 360), (1920, 1080)) == [(0, 180), (640, 180), (640, 360)]
+    [d] = drawn_zones({"beach": SimpleNamespace(kind="shore", coordinates=coords)}, (640, 360), (1920, 1080))
+    assert d.points == "0.0,180.0 640.0,180.0 640.0,360.0"
+    # Without a frame the placeholder is the frame the zones were drawn on.
+    assert frame_size_from_config({"beach": SimpleNamespace(coordinates=coords)}, (1920, 1080)) == (1920, 1080)
+
+
 def test_drawn_zone_class_is_safe_and_label_at_top() -> None:
     z = SimpleNamespace(kind='Bird "habitat"<', coordinates=[[0.1, 0.9], [0.5, 0.2], [0.9, 0.9]])
     [d] = drawn_zones({"reeds": z}, (1000, 500))
