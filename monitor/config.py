@@ -424,7 +424,7 @@ def _start_time_text(v: Any) -> Any:
         return v
     if not isinstance(v, str) or not _DATE_START_RE.match(v):
         raise ValueError(
-            f"start_time must be a date and time such as \"2027-08-14T14:00:00\" (got {v!r}); "
+            f"start_time must be a date and time such as \"2025-08-14T14:00:00\" (got {v!r}); "
             "numbers are not read as times"
         )
     return v
@@ -526,7 +526,7 @@ class CameraConfig(_Model):
         if v is not None and not START_YEARS[0] <= v.year < START_YEARS[1]:
             raise ValueError(
                 f"start_time {v.isoformat()} is not between {START_YEARS[0]} and {START_YEARS[1]}: write the "
-                "wall-clock time of the video's first frame, e.g. \"2027-08-14T14:00:00\""
+                "wall-clock time of the video's first frame, e.g. \"2025-08-14T14:00:00\""
             )
         return v
 

@@ -38,3 +38,30 @@ def test_wade_in_clip_gives_person_in_water(tmp_path: Path) -> None:
     s = score(gt["expected"], alerts, STEM)
     assert s.found == len(gt["expected"]), f"missed {s.missed_alerts}; raised {[(a.rule_id, a.zone, a.start_s) for a in alerts]}"
     assert s.false_alerts == 0, s.false_alert_list
+
+
+def test_a_dwell_alerts_clip_shows_the_arrival(tmp_path: Path) -> None:
+    """The night-edge clip: a person stands at the water's edge for 30 s before the dwell alert. Its
+    clip is cut from the file itself, so it starts pre_capture_s before the person arrived (the old
+    in-memory buffer reached back only pre_capture_s before the alert: 20 s short)."""
+    from monitor.config import read_yaml, validate_config
+    from monitor.media import probe
+    from monitor.pipeline import replay_file
+
+    stem = "03_night_edge"
+    video, gt_path = REPO / "sample_videos" / f"{stem}.mp4", REPO / "sample_videos" / f"{stem}.json"
+    data, _ = read_yaml(REPO / "config.yaml")
+    cameras, _ = read_yaml(REPO / "sample_videos" / "cameras.yaml")
+    data["cameras"] = cameras["cameras"]
+    data["record"] = {**data.get("record", {}), "dir": str(tmp_path / "clips")}
+    data["store"] = {**data.get("store", {}), "url": f"sqlite:///{tmp_path / 'monitor.db'}"}
+    cfg = validate_config(data, REPO)
+    gt = json.loads(gt_path.read_text())
+    alerts = replay_file(cfg, stem, video, start=datetime.fromisoformat(gt["start_time"]), progress=False)
+    dwell = [a for a in alerts if a.rule == "person_at_edge_night"]
+    assert len(dwell) == 1 and dwell[0].clip, alerts
+    rule = next(r for r in cfg.rules if r.id == "person_at_edge_night")
+    rec = cfg.camera(stem).record
+    info = probe(cfg.base_dir / dwell[0].clip)
+    # From pre_capture_s before the arrival, through the 30 s dwell, to the alert and past it.
+    assert info["duration_s"] >= rule.min_duration_s + rec.pre_capture_s - 0.5, info
