@@ -36,13 +36,13 @@ from monitor.detector import make_detector
 from monitor.gate import Gate, RateGate, WatchedZones
 from monitor.motion import MotionDetector
 from monitor.objects import classify
-from monitor.recording import AlertRecorder, describe_recorder, make_recorder
+from monitor.recording import AlertRecorder, clip_for_interrupted, describe_recorder, make_recorder
 from monitor.recovery import CameraStart
 from monitor.rules import CameraJudge, MuteSet
 from monitor.sources import (
     FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
 )  # fmt: skip
-from monitor.store import Store
+from monitor.store import AlertRow, Store
 from monitor.tracking import Tracker
 from monitor.zones import camera_polygons, zones_outside_frame
 
@@ -200,7 +200,14 @@ class CameraPipeline:
     def run(self) -> list[AlertSummary]:
         """Process the whole feed. Raises SourceError when the source cannot be opened."""
         # Before anything new is recorded: tidy up after a killed earlier run of this camera.
-        with CameraStart(self.store, self.cam.id, self.clips_dir, self.cfg.base_dir) as started:
+        cam = self.cam
+        source = self._resolve(cam.source)
+        segments_root = self.cfg.resolve_path(cam.record.segments_dir)
+
+        def cut(row: AlertRow, name: str) -> Path | None:
+            return clip_for_interrupted(row, source, cam.record, self.clips_dir, segments_root, name)
+
+        with CameraStart(self.store, cam.id, self.clips_dir, self.cfg.base_dir, cut) as started:
             return self._open_and_run(started)
 
     def _open_and_run(self, started: CameraStart) -> list[AlertSummary]:

@@ -46,6 +46,7 @@ from monitor.media import MediaError, ffmpeg_exe
 from monitor.config import RecordConfig
 from monitor.recorder import ClipRecorder, RecorderError
 from monitor.sources import Frame, expand_env, is_live_spec, redact, scrub
+from monitor.store import AlertRow
 
 log = logging.getLogger(__name__)
 
@@ -1099,6 +1100,33 @@ def make_recorder(
         clips_dir, camera_id, fps, frame_wh, pre_capture_s=pre, post_capture_s=post, max_clip_s=most,
         buffer_s=pre + buffer_extra_s, max_buffer_mb=rec.max_buffer_mb,
     )  # fmt: skip
+
+
+def clip_for_interrupted(
+    row: AlertRow, source: str, rec: RecordConfig, clips_dir: Path, segments_root: Path, name: str
+) -> Path | None:
+    """A clip for an alert that a killed run left without one, cut from what is still on disk.
+
+    A live camera's alert: from its recorded segments, ``pre_capture_s`` before the alert to
+    ``post_capture_s`` after its last known time. An alert raised while the camera's own video file
+    ran as the camera: from that file, by the alert's offsets. A replay's file is not known here
+    (any file may be replayed as any camera), so its alert stays without a clip rather than get one
+    cut from the wrong video. Returns the clip, or None when there is nothing to cut from.
+    """
+    out = clips_dir / f"{name}.mp4"
+    end = row.ended_at or row.started_at
+    pre, post = timedelta(seconds=rec.pre_capture_s), timedelta(seconds=rec.post_capture_s)
+    if row.source == "live" and rec.stream_copy and is_live_spec(source) and not source.strip().isdigit():
+        segments = list_segments(segments_root / row.camera, writing=False, since=row.started_at - pre)
+        return cut_clip(segments, row.started_at - pre, end + post, out) if segments else None
+    if row.source == "file" and not is_live_spec(source) and row.start_offset_s is not None:
+        video = Path(source)
+        if not video.is_file():
+            return None
+        start_s = max(0.0, row.start_offset_s - rec.pre_capture_s)
+        end_s = (row.end_offset_s if row.end_offset_s is not None else row.start_offset_s) + rec.post_capture_s
+        return cut_file_clip(video, start_s, min(end_s, start_s + rec.max_clip_s), out)
+    return None
 
 
 def describe_recorder(recorder: AlertRecorder) -> str:

@@ -31,9 +31,9 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,10 @@ from monitor.media import MediaError, ffmpeg_exe, probe
 from monitor.store import AlertRow, Store, from_db_time
 
 log = logging.getLogger(__name__)
+
+# Cuts a clip for an interrupted alert that has none (row, clip base name) -> the clip, or None when
+# there is nothing on disk to cut it from. The pipeline passes monitor.recording.clip_for_interrupted.
+ClipCutter = Callable[[AlertRow, str], "Path | None"]
 
 # Camera states written while a run is alive: a status in one of them that a dead run left behind
 # carries that run's last heartbeat.
@@ -65,17 +69,19 @@ class Recovery:
     closed: list[int] = field(default_factory=list)  # alert ids closed as interrupted
     clips_linked: list[int] = field(default_factory=list)
     clips_remuxed: list[int] = field(default_factory=list)
+    clips_cut: list[int] = field(default_factory=list)  # cut afresh from the recording or the file
     snapshots_linked: list[int] = field(default_factory=list)
     parts_removed: list[str] = field(default_factory=list)  # file names
 
     def __bool__(self) -> bool:
-        return bool(self.closed or self.clips_linked or self.snapshots_linked or self.parts_removed)
+        return bool(self.closed or self.clips_linked or self.clips_cut or self.snapshots_linked or self.parts_removed)
 
     def __str__(self) -> str:
         return (
             f"closed {len(self.closed)} alert(s) left open as interrupted {self.closed}, "
             f"linked {len(self.clips_linked)} clip(s) {self.clips_linked} "
-            f"({len(self.clips_remuxed)} remuxed), linked {len(self.snapshots_linked)} snapshot(s), "
+            f"({len(self.clips_remuxed)} remuxed), cut {len(self.clips_cut)} clip(s) {self.clips_cut} from "
+            f"what was on disk, linked {len(self.snapshots_linked)} snapshot(s), "
             f"removed {len(self.parts_removed)} unfinished file(s) {self.parts_removed}"
         )
 
@@ -125,8 +131,11 @@ class CameraStart:
     ``replace_earlier_replay`` once it has opened (so that a file that fails to open replaces nothing).
     """
 
-    def __init__(self, store: Store, camera: str, clips_dir: Path, base_dir: Path) -> None:
+    def __init__(
+        self, store: Store, camera: str, clips_dir: Path, base_dir: Path, cut: ClipCutter | None = None
+    ) -> None:
         self.store, self.camera, self.clips_dir, self.base_dir = store, camera, clips_dir, base_dir
+        self.cut = cut
         self.claim: CameraClaim | None = None
         self.recovery = Recovery()
 
@@ -135,7 +144,9 @@ class CameraStart:
         try:
             with self.claim.alone() as alone:
                 if alone:
-                    self.recovery = recover_camera(self.store, self.camera, self.clips_dir, self.base_dir)
+                    self.recovery = recover_camera(
+                        self.store, self.camera, self.clips_dir, self.base_dir, self.cut
+                    )
                 else:
                     log.info(
                         "camera %s is also running elsewhere: what a killed earlier run left behind is "
@@ -165,8 +176,11 @@ class CameraStart:
 # ---- recovery ----------------------------------------------------------------------------------
 
 
-def recover_camera(store: Store, camera: str, clips_dir: Path, base_dir: Path) -> Recovery:
-    """Close alerts a dead run of ``camera`` left open; link, remux or remove its unfinished files.
+def recover_camera(
+    store: Store, camera: str, clips_dir: Path, base_dir: Path, cut: ClipCutter | None = None
+) -> Recovery:
+    """Close alerts a dead run of ``camera`` left open; link, remux or remove its unfinished files;
+    cut a clip for a closed one that has none, from what ``cut`` finds on disk (recorded segments).
 
     The caller makes sure no run of the camera is alive (``CameraClaim.alone``).
     """
@@ -184,8 +198,10 @@ def recover_camera(store: Store, camera: str, clips_dir: Path, base_dir: Path) -
             store.update_alert(row.id, snapshot_path=_rel(clips_dir / f"{name}.jpg", base_dir))
             rec.snapshots_linked.append(row.id)
         if row.ended_at is None:
-            _close_interrupted(store, row, status)
+            closed = _close_interrupted(store, row, status)
             rec.closed.append(row.id)
+            if cut is not None and row.clip_path is None and row.id not in rec.clips_linked:
+                _cut_missing_clip(store, closed, name, cut, base_dir, rec)
     # What is left: snapshot temporaries, .parts of alerts that have their clip, .parts of no alert.
     known = store.alert_ids_exist(sorted({i for i in parts.values()}))
     for path, alert_id in parts.items():
@@ -324,13 +340,26 @@ def _remux_faststart(path: Path) -> bool:
     return True
 
 
-def _close_interrupted(store: Store, row: AlertRow, status: dict[str, Any] | None) -> None:
+def _close_interrupted(store: Store, row: AlertRow, status: dict[str, Any] | None) -> AlertRow:
     assert row.id is not None
     end = last_known_time(row, status)
     changes: dict[str, Any] = {"ended_at": end, "interrupted": True}
     if row.start_offset_s is not None:
         changes["end_offset_s"] = round(row.start_offset_s + (end - row.started_at).total_seconds(), 3)
     store.update_alert(row.id, **changes)
+    return replace(row, ended_at=end, end_offset_s=changes.get("end_offset_s", row.end_offset_s))
+
+
+def _cut_missing_clip(store: Store, row: AlertRow, name: str, cut: ClipCutter, base_dir: Path, rec: Recovery) -> None:
+    assert row.id is not None
+    try:
+        clip = cut(row, name)
+    except Exception as exc:  # a clip that cannot be cut must not stop the camera from starting
+        log.warning("alert %d: no clip could be cut for it after the crash: %s", row.id, exc)
+        return
+    if clip is not None:
+        store.update_alert(row.id, clip_path=_rel(clip, base_dir))
+        rec.clips_cut.append(row.id)
 
 
 def last_known_time(row: AlertRow, status: dict[str, Any] | None) -> datetime:

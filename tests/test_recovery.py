@@ -25,11 +25,12 @@ T0 = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
 
 
 def clip(path: Path, *, faststart: bool = True, seconds: float = 2.0) -> Path:
-    """A real H.264 MP4 (moving test pattern); without faststart its index (moov) is at the end."""
+    """A real H.264 MP4 (moving test pattern, a key frame every second, as cameras send); without
+    faststart its index (moov) is at the end."""
     flags = ["-movflags", "+faststart"] if faststart else []
     subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=10",
-         "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *flags,
+         "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", *flags,
          "-f", "mp4", str(path)],
         check=True, timeout=60,
     )  # fmt: skip
@@ -115,6 +116,63 @@ def test_start_closes_what_a_killed_run_left_and_links_or_removes_its_files(
     store.close()
 
 
+def segments_at(folder: Path, t0: datetime, count: int, seconds: int = 4) -> list[Path]:
+    """Real recording segments as the SegmentRecorder names them: one MPEG-TS file per 4 s from t0."""
+    folder.mkdir(parents=True)
+    src = clip(folder.parent / "src.mp4", seconds=count * seconds)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(src), "-c", "copy", "-f", "segment",
+         "-segment_time", str(seconds), "-segment_format", "mpegts", "-reset_timestamps", "1",
+         str(folder / "seg%03d.ts")],
+        check=True, timeout=60,
+    )  # fmt: skip
+    out = []
+    for k, seg in enumerate(sorted(folder.glob("seg*.ts"))):
+        start = t0 + timedelta(seconds=k * seconds)
+        named = seg.rename(folder / f"{start:%Y%m%dT%H%M%S}.ts")
+        end = (start + timedelta(seconds=seconds)).timestamp()
+        os.utime(named, (end, end))  # written up to its end, as ffmpeg leaves it
+        out.append(named)
+    return out
+
+
+def test_an_interrupted_alert_gets_its_clip_cut_from_what_is_on_disk(tmp_path: Path) -> None:
+    """A live camera's alert from its recorded segments; a file camera's from the camera's file; a
+    replay's (whose video is not known) gets none rather than the wrong video."""
+    from monitor.config import RecordConfig
+    from monitor.recording import clip_for_interrupted
+
+    rec = RecordConfig(pre_capture_s=2, post_capture_s=2)
+    clips, root = tmp_path / "clips", tmp_path / "recordings"
+    clips.mkdir()
+    segments_at(root / "cam", T0, 5)  # 20 s recorded from T0
+    video = clip(tmp_path / "camera.mp4", seconds=20)
+    store = Store.open("sqlite:///monitor.db", tmp_path)
+    store.set_camera_status("cam", name="cam", state="running", last_frame_at=T0 + timedelta(seconds=12))
+    live = add(store, source="live", started_at=T0 + timedelta(seconds=8))
+    on_file = add(store, source="file", started_at=T0 + timedelta(minutes=5))  # offset 5 s into the file
+    replayed = add(store, source="replay", started_at=T0 + timedelta(minutes=9))
+
+    def cut(row: AlertRow, base: str) -> Path | None:
+        source = "rtsp://cam.local/main" if row.source == "live" else str(video)
+        return clip_for_interrupted(row, source, rec, clips, root, base)
+
+    with CameraStart(store, "cam", clips, tmp_path, cut) as started:
+        assert sorted(started.recovery.clips_cut) == sorted([live.id, on_file.id])
+    got = {r.id: r for r in store.list_alerts()}
+    a = got[live.id]
+    assert a.interrupted and a.clip_path is not None
+    # From pre_capture_s before the alert (6 s) to post_capture_s after its last heartbeat (14 s).
+    info = probe(tmp_path / a.clip_path)
+    assert info["codec"] == "h264" and 7.5 <= info["duration_s"] <= 10.5, info
+    b = got[on_file.id]
+    assert b.clip_path is not None
+    info = probe(tmp_path / b.clip_path)  # offset 5 s, ended at its start: 3..7 s of the file
+    assert info["codec"] == "h264" and 3.5 <= info["duration_s"] <= 4.5, info
+    assert got[replayed.id].interrupted and got[replayed.id].clip_path is None
+    store.close()
+
+
 def test_a_camera_running_in_another_process_is_left_alone_until_that_process_dies(tmp_path: Path) -> None:
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -192,7 +250,7 @@ def _rows(db: Path) -> list[sqlite3.Row]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_run_after_a_sigkill_mid_alert_closes_it_links_its_clip_and_a_rerun_replaces_not_doubles(tmp_path: Path) -> None:
+def test_run_after_a_sigkill_mid_alert_closes_it_and_a_rerun_replaces_not_doubles(tmp_path: Path) -> None:
     short = tmp_path / "short.mp4"
     _cut(footage("indoor_people_one_by_one.mp4"), short, 0, 12)  # someone walks in at ~6 s
     cfg_path = write_config(tmp_path, camera_block("indoor", short, FLOOR_ZONE), PERSON_ENTER)
@@ -214,8 +272,8 @@ def test_run_after_a_sigkill_mid_alert_closes_it_links_its_clip_and_a_rerun_repl
         proc.wait()
     (killed,) = _rows(db)
     assert killed["ended_at"] is None and killed["clip_path"] is None
-    time.sleep(1.0)  # the orphaned ffmpeg finishes its .part (the start would wait for it too)
-    assert list(clips.glob(".*.mp4.part")), "the killed run's clip is still a .part"
+    # A file's clips are cut from the file when the alert ends: nothing was half written.
+    assert not list(clips.glob(".*.mp4.part"))
 
     def run() -> None:
         out = subprocess.run([sys.executable, "-m", "monitor", "run", "--config", str(cfg_path)],
@@ -226,11 +284,12 @@ def test_run_after_a_sigkill_mid_alert_closes_it_links_its_clip_and_a_rerun_repl
     rows = _rows(db)
     first = rows[0]
     assert first["id"] == killed["id"] and first["interrupted"] == 1
-    assert first["ended_at"] == first["started_at"] and first["clip_path"] is not None
-    assert probe(tmp_path / first["clip_path"])["codec"] == "h264"
+    # Any file may be replayed as any camera: the killed replay's video is not known, so its alert
+    # gets no clip rather than one cut from the wrong video (a live camera's or a file camera's does).
+    assert first["ended_at"] == first["started_at"] and first["clip_path"] is None
     assert not list(clips.glob(".*.part"))
     assert [r["interrupted"] for r in rows[1:]] == [0], "the run itself raises one alert"
     run()  # make demo twice: the file camera's alerts are replaced, not doubled
     again = _rows(db)
     assert len(again) == 2 and again[0]["id"] == killed["id"] and again[1]["created_at"] > rows[1]["created_at"]
-    assert {p.name for p in clips.glob("*.mp4")} == {Path(r["clip_path"]).name for r in again}
+    assert {p.name for p in clips.glob("*.mp4")} == {Path(r["clip_path"]).name for r in again if r["clip_path"]}

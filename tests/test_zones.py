@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +10,7 @@ import supervision as sv
 
 from monitor.config import ZoneConfig, load_config
 from monitor.detector import CLASS_NAME
+from monitor.detect_worker import DetectorWorker
 from monitor.pipeline import replay_file
 from monitor.store import Store
 from monitor.zones import (
@@ -293,8 +293,16 @@ class PersonInWater:
 
 
 class OneDetector:
-    def get(self, _camera: object) -> tuple[PersonInWater, threading.Lock]:
-        return PersonInWater(), threading.Lock()
+    """A detector pool whose one worker serves the stand-in detector."""
+
+    def __init__(self) -> None:
+        self.worker = DetectorWorker(PersonInWater())
+
+    def get(self, _camera: object) -> DetectorWorker:
+        return self.worker
+
+    def close(self) -> None:
+        self.worker.close()
 
 
 @pytest.mark.parametrize(
@@ -313,7 +321,11 @@ def test_pipeline_scales_pixel_zones_or_warns(
     path.write_text(PIXEL_CONFIG.format(extra=extra), encoding="utf-8")
     cfg = load_config(path)
     with caplog.at_level(logging.WARNING, logger="monitor.pipeline"):
-        found = replay_file(cfg, "pier", video, progress=False, detectors=OneDetector())  # type: ignore[arg-type]
+        pool = OneDetector()
+        try:
+            found = replay_file(cfg, "pier", video, progress=False, detectors=pool)  # type: ignore[arg-type]
+        finally:
+            pool.close()
     assert [(a.rule, a.zone) for a in found] == [("person_in_water", "water")] * alerts
     with Store.open(cfg.store.url, cfg.base_dir) as store:
         [status] = store.camera_statuses()
