@@ -15,8 +15,10 @@ from monitor.config import (
     OVERRIDABLE,
     AppConfig,
     ConfigError,
+    ResolvedCamera,
     ZoneConfig,
     config_warnings,
+    is_live_source,
     load_config,
     per_category_scores,
     redact_source,
@@ -85,6 +87,26 @@ def _min_scores(cfg: AppConfig) -> str:
     return scores + low
 
 
+def _gating_line(cam: ResolvedCamera) -> str:
+    if not cam.motion.enabled:
+        gating = f"motion gating off: detection at {cam.detect_fps:g}/s all the time"
+    else:
+        quiet = f"every {cam.quiet_check_s:g} s" if cam.quiet_check_s else "never"
+        gating = (
+            f"motion gating: {cam.detect_fps:g}/s near something of interest, {cam.idle_detect_fps:g}/s "
+            f"while something moves near a zone, else {quiet}"
+        )
+    if not cam.record.stream_copy:
+        recording = "JPEG buffer, re-encoded clips"
+    elif is_live_source(cam.source) and not cam.source.strip().isdigit():
+        recording = f"stream copy to {cam.record.segments_dir} ({cam.record.retain_hours:g} h, {cam.record.max_disk_gb:g} GB)"
+    elif cam.source.strip().isdigit():
+        recording = "JPEG buffer (a capture device has no stream to copy)"
+    else:
+        recording = "clips cut from the file"
+    return f"{gating}; recording: {recording}"
+
+
 def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
     local_now = (now or datetime.now(cfg.tz)).astimezone(cfg.tz)
     today = local_now.date()
@@ -92,7 +114,8 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
     lines = [
         f"{path}: OK",
         f"timezone: {cfg.timezone} (now {local_now:%Y-%m-%d %H:%M %Z})",
-        f"detector: {d.backend} {d.model} imgsz={d.imgsz} conf={d.conf:g} iou={d.iou:g} threads={d.threads}",
+        f"detector: {d.backend} {d.model} imgsz={d.imgsz} conf={d.conf:g} iou={d.iou:g} "
+        f"threads={d.worker_threads}{'' if d.threads else ' (all cores)'}, one worker shared by every camera",
         f"min score: {_min_scores(cfg)}",
         f"store: {cfg.store.url}; clips: {cfg.record.dir} "
         f"(pre {cfg.record.pre_capture_s:g} s, post {cfg.record.post_capture_s:g} s, max {cfg.record.max_clip_s:g} s)",
@@ -103,6 +126,9 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         lines.append(f"camera {cid} ({cam.name}){state}")
         start = f", start_time {cam.start_time.isoformat()}" if cam.start_time else ""
         lines.append(f"  source: {redact_source(cam.source)}, detect_fps {cam.detect_fps:g}{start}")
+        if cam.detect_source:
+            lines.append(f"  detect_source: {redact_source(cam.detect_source)} (analysed; source is only recorded)")
+        lines.append(f"  {_gating_line(cam)}")
         overrides = _overrides(cfg, cid)
         if overrides:
             lines.append(f"  overrides: {', '.join(overrides)}")

@@ -414,6 +414,37 @@ def test_check_config_summary(tmp_path: Path) -> None:
     assert "20:00..06:00" in night and "today: in season" in night and "replay 2026-07-15: in season" in night
 
 
+def test_check_config_says_how_each_camera_detects_and_records(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    source: rtsp://watch:${PIER_PASS}@10.0.0.7/stream1\n",
+        "    source: rtsp://watch:${PIER_PASS}@10.0.0.7/stream1\n"
+        "    detect_source: rtsp://watch:${PIER_PASS}@10.0.0.7/stream2\n"
+        "    motion: {enabled: false}\n",
+    )
+    code, summary = check_config(write(tmp_path, text))
+    assert code == 0
+    beach, pier = summary.split("camera pier")
+    assert "motion gating: 5/s near something of interest, 1/s while something moves near a zone, else every 10 s" in beach
+    assert "recording: clips cut from the file" in beach
+    assert "detect_source: rtsp://watch:***@10.0.0.7/stream2 (analysed; source is only recorded)" in pier
+    assert "motion gating off: detection at 5/s all the time" in pier
+    assert "recording: stream copy to data/recordings (24 h, 20 GB)" in pier
+
+
+@pytest.mark.parametrize(
+    "camera_keys, message",
+    [
+        ("    detect_source: rtsp://cam/sub\n", "detect_source is a live camera's second stream"),
+        ("    idle_detect_fps: 0\n", "idle_detect_fps"),
+        ("    quiet_check_s: -1\n", "quiet_check_s"),
+    ],
+)
+def test_gating_and_sub_stream_errors(tmp_path: Path, camera_keys: str, message: str) -> None:
+    text = BASE.replace("    detect_fps: 5\n", "    detect_fps: 5\n" + camera_keys, 1)  # east_beach, a file
+    code, out = check_config(write(tmp_path, text))
+    assert code == 2 and message in out, out
+
+
 def test_a_rule_naming_some_missing_zones_is_a_warning(tmp_path: Path) -> None:
     text = mutate("zones: [restricted]", "zones: [restricted, lava]")
     text = text.replace("objects: [boat]", "objects: [boat]\n    enabled: false")
