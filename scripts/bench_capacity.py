@@ -66,7 +66,8 @@ class Trial:
     seconds: float
     ok: bool = False
     why: list[str] = field(default_factory=list)
-    cpu_pct: float = 0.0
+    cpu_pct: float = 0.0  # the whole box (the RTSP server that plays the cameras included)
+    monitor_cpu_pct: float = 0.0  # the monitor and its ffmpeg recorders, as a share of all cores
     rss_mb_per_camera: float = 0.0
     detections_per_s: float = 0.0
     missed: int = 0
@@ -82,16 +83,19 @@ def bench_footage(out: Path, seconds: float) -> tuple[Path, Path, dict[str, Any]
         [sys.executable, "-m", "monitor.synth", "bench-clips", "--out", str(out)], check=True, cwd=REPO
     )
     truth = json.loads((out / "wade_in.json").read_text())
-    quiet = out / "quiet_shoreline.mp4"
-    looped = out / f"quiet_{int(seconds)}s.mp4"
+    return loop(out / "quiet_shoreline.mp4", seconds), loop(out / "wade_in.mp4", seconds), truth
+
+
+def loop(clip: Path, seconds: float) -> Path:
+    """The clip's own H.264 repeated (-c copy) to last the trial: minutes of footage for a few ms of CPU."""
+    looped = clip.with_name(f"{clip.stem}_{int(seconds)}s.mp4")
     if not looped.exists():
-        # The clip's own H.264 repeated (-c copy): minutes of footage for a few ms of CPU.
         subprocess.run(
-            [ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", str(int(seconds // 30) + 2), "-i", str(quiet),
+            [ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", str(int(seconds // 30) + 2), "-i", str(clip),
              "-c", "copy", "-t", str(seconds + WARMUP_S + 20), str(looped)],
             check=True,
         )  # fmt: skip
-    return looped, out / "wade_in.mp4", truth
+    return looped
 
 
 def start_server(mounts: dict[str, Path]) -> tuple[subprocess.Popen[str], str]:
@@ -132,6 +136,29 @@ def trial_config(
     return data
 
 
+def _monitor_tree(proc: psutil.Process) -> list[psutil.Process]:
+    """The monitor process and its children (ffmpeg recorders), not the RTSP server that plays the cameras."""
+    out = [proc]
+    for child in proc.children(recursive=True):
+        try:
+            if "rtsp_files" not in " ".join(child.cmdline()):
+                out.append(child)
+        except psutil.Error:
+            pass
+    return out
+
+
+def tree_cpu_s(proc: psutil.Process) -> dict[int, float]:
+    cpu = {}
+    for p in _monitor_tree(proc):
+        try:
+            t = p.cpu_times()
+            cpu[p.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return cpu
+
+
 def tree_rss_mb(proc: psutil.Process) -> float:
     total = proc.memory_info().rss
     for child in proc.children(recursive=True):
@@ -169,6 +196,7 @@ def run_trial(design: str, n_quiet: int, footage: tuple[Path, Path, dict[str, An
         dropped0 = sum(p.source_stats.dropped for p in pipes if p.source_stats is not None)
         t0 = time.monotonic()
         busy0 = psutil.cpu_times()
+        mon0 = tree_cpu_s(me)
         rss_peak = 0.0
         clock0 = StageClock()
         for p in pipes:
@@ -182,6 +210,9 @@ def run_trial(design: str, n_quiet: int, footage: tuple[Path, Path, dict[str, An
                 break
         elapsed = time.monotonic() - t0
         busy1 = psutil.cpu_times()
+        mon1 = tree_cpu_s(me)
+        used = sum(v - mon0.get(pid, 0.0) for pid, v in mon1.items())
+        trial.monitor_cpu_pct = 100.0 * used / (elapsed * (os.cpu_count() or 1))
         trial.worst_lag_s = max((p.max_lag_s for p in pipes), default=0.0)
         clock = StageClock()
         for p in pipes:
@@ -253,7 +284,8 @@ def show(t: Trial) -> None:
     lat = "-" if t.latency_s is None else f"{t.latency_s:+.1f}"
     ms = " ".join(f"{k} {v:.1f}" for k, v in t.ms.items())
     print(
-        f"{t.design:6} N={t.n_quiet + 1:2d} {'PASS' if t.ok else 'fail'}  CPU {t.cpu_pct:5.1f}%  "
+        f"{t.design:6} N={t.n_quiet + 1:2d} {'PASS' if t.ok else 'fail'}  CPU box {t.cpu_pct:5.1f}% "
+        f"monitor {t.monitor_cpu_pct:5.1f}%  "
         f"RSS/camera {t.rss_mb_per_camera:6.1f} MB  det/s {t.detections_per_s:6.1f}  missed {t.missed:5d}  "
         f"lag {t.worst_lag_s:5.2f} s  alert {lat} s  ms: {ms}"
         + ("" if t.ok else f"   ({'; '.join(t.why)})"),
