@@ -126,12 +126,12 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         lines.append(f"camera {cid} ({cam.name}){state}")
         start = f", start_time {cam.start_time.isoformat()}" if cam.start_time else ""
         lines.append(f"  source: {redact_source(cam.source)}, detect_fps {cam.detect_fps:g}{start}")
-        if cam.detect_source:
-            lines.append(f"  detect_source: {redact_source(cam.detect_source)} (analysed; source is only recorded)")
-        lines.append(f"  {_gating_line(cam)}")
         overrides = _overrides(cfg, cid)
         if overrides:
             lines.append(f"  overrides: {', '.join(overrides)}")
+        if cam.detect_source:
+            lines.append(f"  detect_source: {redact_source(cam.detect_source)} (analysed; source is only recorded)")
+        lines.append(f"  {_gating_line(cam)}")
         if not cam.zones:
             lines.append("  zones: none")
         else:
