@@ -160,9 +160,6 @@ class CameraPipeline:
         self.max_lag_s = 0.0  # worst lag of the run: capture (or due time) to the frame's turn
         self.first_wall: datetime | None = None  # the first frame's time (live: its capture)
         self.source_stats: SourceStats | None = None
-        # (frame index, pts) of every frame when set to a list: the capacity benchmark maps an
-        # alert's pts back to its frame, since a live stream's first seconds arrive in a burst.
-        self.timeline: list[tuple[int, float]] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def _resolve(self, spec: str) -> str:
@@ -291,8 +288,6 @@ class CameraPipeline:
                 t = self._frame_time(frame, src)
                 if self.first_wall is None:
                     self.first_wall = t
-                if self.timeline is not None:
-                    self.timeline.append((frame.index, frame.pts_s))
                 last_t, last_pts = t, frame.pts_s
                 if self.realtime and not src.is_live:
                     ahead = frame.pts_s - (time.monotonic() - wall0)
