@@ -36,7 +36,9 @@ from monitor.detector import make_detector
 from monitor.gate import Gate, RateGate, WatchedZones
 from monitor.motion import MotionDetector
 from monitor.objects import classify
-from monitor.recording import AlertRecorder, clip_for_interrupted, describe_recorder, make_recorder
+from monitor.recording import (
+    AlertRecorder, clip_for_interrupted, describe_recorder, make_recorder, needs_every_frame,
+)  # fmt: skip
 from monitor.recovery import CameraStart
 from monitor.rules import CameraJudge, MuteSet
 from monitor.sources import (
@@ -214,13 +216,19 @@ class CameraPipeline:
         record_spec = self._resolve(self.source_spec or self.cam.source)
         # A camera's sub-stream, where it has one, is what we decode; the main stream is only copied.
         detect_spec = record_spec if self.source_spec else self._resolve(self.cam.detect_source or record_spec)
+        # Only the frames the camera analyses (detect_fps a second) are converted and handed over;
+        # the JPEG buffer of a camera that cannot be recorded by copy needs every frame.
+        max_fps = None if needs_every_frame(record_spec, self.cam.record) else self.cam.detect_fps
         if is_live_spec(detect_spec):
             # A camera that is down when the monitor starts is waited for (reconnecting with
             # back-off) rather than given up on: the service runs around the clock.
             self.status.set("connecting")
-            src = open_source(detect_spec, stop=self.stop, first_frame_timeout_s=None, on_down=self.status.source_down)
+            src = open_source(
+                detect_spec, stop=self.stop, first_frame_timeout_s=None, on_down=self.status.source_down,
+                max_fps=max_fps,
+            )  # fmt: skip
         else:
-            src = open_source(detect_spec, stop=self.stop)
+            src = open_source(detect_spec, stop=self.stop, max_fps=max_fps)
             if isinstance(src, FileSource) and self.start is not None:
                 # Once the file has opened: a file that fails replaces nothing.
                 started.replace_earlier_replay(self.start, src.duration_s)
@@ -486,8 +494,8 @@ def replay_file(
         cap.release()
         bar = tqdm(total=total, unit="frame", desc=f"{camera_id}", leave=False, dynamic_ncols=True)
 
-        def on_frame(_f: Frame, _n: float | None) -> None:
-            bar.update(1)
+        def on_frame(f: Frame, _n: float | None) -> None:
+            bar.update(f.index + 1 - bar.n)  # frames the source skipped count as done
 
     pipe = CameraPipeline(
         cfg, camera_id, st, pool, source_spec=str(video_path), start=start, realtime=realtime,

@@ -34,9 +34,15 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 # FFmpeg options for network captures: TCP (UDP drops packets and smears frames over lossy links)
-# and a 3 s socket timeout in microseconds (FFmpeg 8 removed "stimeout"). OpenCV reads this variable
-# when it opens a capture; a value the operator already set wins.
-FFMPEG_CAPTURE_OPTIONS = "rtsp_transport;tcp|timeout;3000000"
+# and a 3 s socket timeout in microseconds (FFmpeg 8 removed "stimeout"). Half a second of stream
+# analysis at open, not FFmpeg's default 5 s: OpenCV opens one capture at a time (a process-wide lock
+# around FFmpeg's open), so 17 cameras took ~50 s to start (measured), and the last ones were given up
+# on before their turn came. A camera states its codec and size up front; 0.5 s finds its frame rate.
+# OpenCV reads this variable when it opens a capture; a value the operator already set wins.
+FFMPEG_CAPTURE_OPTIONS = "rtsp_transport;tcp|timeout;3000000|analyzeduration;500000|probesize;500000"
+# How long an attempt may wait to begin opening: OpenCV's open lock is held in turn by every other
+# camera connecting at the same moment (start-up, or a network blip that dropped them all).
+OPEN_QUEUE_S = 120.0
 _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # The smallest picture the monitor takes: one H.264 macroblock. Below it the clip encoder fails (it
@@ -147,6 +153,7 @@ def open_source(
     stop: threading.Event | None = None,
     first_frame_timeout_s: float | None = 20.0,
     on_down: Callable[[SourceStats], None] | None = None,
+    max_fps: float | None = None,
 ) -> FrameSource:
     """Open a file path (already resolved), a live URL or a device index such as "0".
 
@@ -155,6 +162,7 @@ def open_source(
     SourceError if none came; ``None`` waits (reconnecting) until ``stop`` is set. ``on_down`` is
     called (on the watchdog thread) each time a live stream is found dead or frozen, with the stats
     whose ``last_error`` says why: no frame reaches the caller then, so this is its chance to tell.
+    ``max_fps``: hand over only every n-th frame, at least this many a second (``every_nth``).
     """
     if queue_size < 1:
         raise SourceError(f"queue_size must be >= 1, got {queue_size}")
@@ -165,21 +173,34 @@ def open_source(
     if is_live_spec(spec):
         src = LiveSource(
             spec, queue_size=queue_size, backoff_s=backoff_s, stale_after_s=stale_after_s, stop=stop,
-            on_down=on_down,
+            on_down=on_down, max_fps=max_fps,
         )  # fmt: skip
         src.start(first_frame_timeout_s)
         return src
-    return FileSource(Path(spec))
+    return FileSource(Path(spec), max_fps)
+
+
+def every_nth(fps: float, max_fps: float | None) -> int:
+    """Hand over every n-th frame so that at least ``max_fps`` frames a second reach the caller.
+
+    The others are still decoded (a later frame needs them) but not converted to BGR nor handed over:
+    a camera analysed at 5 of its 10 frames a second costs half the colour conversion and half the
+    per-frame work of the camera loop. None (or a rate at or above the stream's): every frame.
+    """
+    if max_fps is None or not math.isfinite(fps) or fps <= 0 or max_fps >= fps:
+        return 1
+    return max(1, int(fps // max_fps + 1e-9))
 
 
 class FileSource:
-    """Every frame of a video file, in order, with pts from the frame's position."""
+    """The frames of a video file, in order, with pts from the frame's position (every ``nth``)."""
 
     is_live = False
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_fps: float | None = None) -> None:
         self.path = path
         self.name = path.name
+        self.max_fps = max_fps
         self.stats = SourceStats()
         if not path.exists():
             raise SourceError(f"video file not found: {path} (check the camera's source path in config.yaml)")
@@ -228,14 +249,20 @@ class FileSource:
         self._first = None
         index = 0
         t0 = time.perf_counter()
+        nth = every_nth(self.fps, self.max_fps)
         while image is not None and not self._closed:
             # pts from the index on the nominal frame rate: deterministic across runs and backends
             # (testers must get the same alerts every time).
             self.stats.frames = index + 1
             yield Frame(image=image, index=index, pts_s=index / self.fps, wall=None)
             index += 1
-            ok, nxt = self._cap.read()
-            image = nxt if ok else None
+            image = None
+            while self._cap.grab():
+                if index % nth == 0:
+                    ok, nxt = self._cap.retrieve()
+                    image = nxt if ok else None
+                    break
+                index += 1
         elapsed = time.perf_counter() - t0
         self.stats.fps = self.stats.frames / elapsed if elapsed > 0 else 0.0
         if not self._closed and self._claimed > 0 and index < self._claimed * 0.98:
@@ -254,6 +281,7 @@ class _Attempt:
 
     gen: int
     started: float = field(default_factory=time.monotonic)
+    opened: float | None = None  # when OpenCV's open returned (its lock may be queued for before)
     last_frame: float | None = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -273,9 +301,11 @@ class LiveSource:
         stale_after_s: float,
         stop: threading.Event | None,
         on_down: Callable[[SourceStats], None] | None = None,
+        max_fps: float | None = None,
     ) -> None:
         self.spec = spec
         self.on_down = on_down
+        self.max_fps = max_fps
         self.name = redact(spec)
         self.stats = SourceStats()
         self.fps = 0.0
@@ -360,10 +390,10 @@ class LiveSource:
             reader.start()
             self._readers = [t for t in self._readers if t.is_alive()] + [reader]
             while not self._halted() and not att.done.wait(0.1):
-                last = att.last_frame if att.last_frame is not None else att.started
-                if time.monotonic() - last > self.stale_after_s:
+                silent = self._silent_s(att)
+                if silent > self.stale_after_s:
                     # A frozen camera blocks read(): abandon that reader, it exits when read returns.
-                    att.error = no_frame_message(time.monotonic() - last)
+                    att.error = no_frame_message(silent)
                     break
             got_frames = att.last_frame is not None
             self._gen += 1  # any late frame from the abandoned reader is now ignored
@@ -404,18 +434,26 @@ class LiveSource:
                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self._read_timeout_s() * 1000),
                 ]  # fmt: skip
                 cap = cv2.VideoCapture(self._url, cv2.CAP_FFMPEG, params)
+            att.opened = time.monotonic()
             if not cap.isOpened():
                 att.error = "could not connect (refused, unreachable, wrong path or credentials)"
                 return
             fps = float(cap.get(cv2.CAP_PROP_FPS))
+            nth = every_nth(fps, self.max_fps)
+            count = 0
             while att.gen == self._gen and not self._halted():
-                ok, image = cap.read()
-                if not ok or image is None:
+                image = None
+                ok = cap.grab()
+                if ok and count % nth == 0:
+                    ok, image = cap.retrieve()
+                    ok = ok and image is not None
+                if not ok:
                     att.error = self._read_failure(att)
                     return
                 if att.gen != self._gen:
                     return  # abandoned by the watchdog while blocked in read()
                 att.last_frame = time.monotonic()
+                count += 1
                 self._deliver(image, fps)
         except cv2.error as exc:
             att.error = f"OpenCV error: {scrub(str(exc))[:200]}"
@@ -425,24 +463,40 @@ class LiveSource:
             att.done.set()
 
     @staticmethod
-    def _read_failure(att: _Attempt) -> str:
+    def _silent_s(att: _Attempt) -> float:
+        """Seconds this attempt has gone without a frame, not counting its wait for OpenCV's open lock
+        (up to OPEN_QUEUE_S): the open itself is bounded by its own timeout once it begins."""
+        now = time.monotonic()
+        if att.last_frame is not None:
+            return now - att.last_frame
+        if att.opened is not None:
+            return now - att.opened
+        return max(0.0, now - att.started - OPEN_QUEUE_S)
+
+    @classmethod
+    def _read_failure(cls, att: _Attempt) -> str:
         """Why read() failed, in words an operator can act on.
 
         A frozen camera usually ends in FFmpeg's own socket timeout (~9 s) before the watchdog's
         stale_after_s: that is still a freeze, so say how long no frame came rather than "read failed".
         """
-        silent = time.monotonic() - (att.last_frame if att.last_frame is not None else att.started)
+        silent = cls._silent_s(att)
         if silent >= STALL_S:
             return no_frame_message(silent)
         return "read failed (stream ended or connection dropped)"
 
-    def _deliver(self, image: np.ndarray, nominal_fps: float) -> None:
+    def _deliver(self, image: np.ndarray | None, nominal_fps: float) -> None:
+        """Count a frame of the stream; queue it for the caller unless it was skipped (None)."""
         now = time.monotonic()
-        frame = Frame(image=image, index=self._index, pts_s=now - self._t0, wall=datetime.now(UTC))
+        index = self._index
         self._index += 1
         self._rate.append(now)
         if len(self._rate) >= 2 and self._rate[-1] > self._rate[0]:
             self.stats.fps = (len(self._rate) - 1) / (self._rate[-1] - self._rate[0])
+        if image is None:
+            self.stats.frames += 1
+            return
+        frame = Frame(image=image, index=index, pts_s=now - self._t0, wall=datetime.now(UTC))
         if not self._first.is_set():
             self.size = (int(image.shape[1]), int(image.shape[0]))
             # The stream's own rate when it states a sane one; the measured rate otherwise.

@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 
 from monitor.media import probe  # noqa: E402
 from monitor.recorder import ClipRecorder  # noqa: E402
-from monitor.recording import SegmentRecorder, cut_clip, cut_file_clip  # noqa: E402
+from monitor.recording import cut_clip, cut_file_clip  # noqa: E402
+from monitor.segments import SegmentRecorder  # noqa: E402
 from monitor.sources import Frame  # noqa: E402
 
 SAMPLE = REPO / "sample_videos" / "01_wade_in.mp4"

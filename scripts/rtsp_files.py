@@ -4,9 +4,8 @@ Run by Debian's own Python (the only interpreter where GStreamer's ``gi`` import
 ``/usr/bin/python3 scripts/rtsp_files.py --port P cam1=a.mp4 cam2=b.mp4 ...`` serves each file at
 ``rtsp://127.0.0.1:P/cam1`` at its own frame rate, as a camera would. The H.264 of the file is sent
 as it is (no decode, no encode: the server must cost the box next to nothing, since the benchmark
-measures the monitor on the same machine). A mount's playback starts at the file's start when its first
-client connects, and later clients join it, as they would join a camera. Prints "READY
-rtsp://127.0.0.1:PORT/" once it listens.
+measures the monitor on the same machine). Each client gets its own playback from the start of the
+file. Prints "READY rtsp://127.0.0.1:PORT/" once it listens.
 """
 
 from __future__ import annotations
@@ -38,9 +37,10 @@ def main() -> int:
         factory.set_launch(
             f'( filesrc location="{path}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
         )
-        # Shared: the monitor's reader and its recorder (two clients) get one playback, which starts
-        # when the first of them connects: half the server's work, and one timeline for both.
-        factory.set_shared(True)
+        # Not shared: a file can be sought, and a client joining a shared playback asks for it from
+        # the start, which rewinds it under the client already watching (a real camera is live and
+        # cannot be rewound). So each client gets its own playback from the start of the file.
+        factory.set_shared(False)
         points.add_factory(f"/{name}", factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from monitor.config import validate_config
 from monitor.media import ffmpeg_exe, probe
 from monitor.pipeline import CameraPipeline, run_cameras
-from monitor.recording import list_segments
+from monitor.segments import list_segments
 from monitor.store import Store
 from tests.conftest import REPO
 from tests.test_live_source import _gi_available

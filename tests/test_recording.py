@@ -24,13 +24,11 @@ import pytest
 
 from monitor.media import ffmpeg_exe, probe
 from monitor.recorder import RecorderError
-from monitor.recording import (
-    FileClipRecorder,
+from monitor.recording import FileClipRecorder, SegmentClipRecorder, cut_clip
+from monitor.segments import (
     RecordingError,
     Segment,
-    SegmentClipRecorder,
     SegmentRecorder,
-    cut_clip,
     describe_exit,
     enforce_retention,
     list_segments,
