@@ -139,7 +139,7 @@ class CameraPipeline:
         realtime: bool = False,
         stop: threading.Event | None = None,
         replay: bool = False,
-        on_frame: Callable[[Frame, float | None], None] | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.cam = cfg.camera(camera_id)
@@ -160,7 +160,6 @@ class CameraPipeline:
         self.clips_dir = cfg.resolve_path(self.cam.record.dir)
         self.status = StatusReporter(store, cfg, self.cam)
         self.max_lag_s = 0.0  # worst lag of the run: capture (or due time) to the frame's turn
-        self.first_wall: datetime | None = None  # the first frame's time (live: its capture)
         self.source_stats: SourceStats | None = None
 
     # -- helpers ---------------------------------------------------------------------------
@@ -294,8 +293,6 @@ class CameraPipeline:
                 tick = time.perf_counter() if src.is_live else self.clock.add("decode", tick)
                 self.clock.frames += 1
                 t = self._frame_time(frame, src)
-                if self.first_wall is None:
-                    self.first_wall = t
                 last_t, last_pts = t, frame.pts_s
                 if self.realtime and not src.is_live:
                     ahead = frame.pts_s - (time.monotonic() - wall0)
@@ -332,7 +329,7 @@ class CameraPipeline:
                 sink.clips_done(recorder.finished())
                 tick = self.clock.add("record", tick)
                 if self.on_frame is not None:
-                    self.on_frame(frame, None)
+                    self.on_frame(frame)
                 if self.status.due(frame.pts_s):
                     self.status.report(src, recorder, gate, self.clock, frame)
                     tick = time.perf_counter()
@@ -494,7 +491,7 @@ def replay_file(
         cap.release()
         bar = tqdm(total=total, unit="frame", desc=f"{camera_id}", leave=False, dynamic_ncols=True)
 
-        def on_frame(f: Frame, _n: float | None) -> None:
+        def on_frame(f: Frame) -> None:
             bar.update(f.index + 1 - bar.n)  # frames the source skipped count as done
 
     pipe = CameraPipeline(

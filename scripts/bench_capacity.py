@@ -193,7 +193,7 @@ def run_trial(design: str, n_quiet: int, footage: tuple[Path, Path, dict[str, An
 
         def started(pipe: CameraPipeline) -> None:
             if pipe.cam.id == "wade":
-                pipe.on_frame = lambda frame, _n: seen.__setitem__(frame.pts_s, thumbnail(frame.image))
+                pipe.on_frame = lambda frame: seen.__setitem__(frame.pts_s, thumbnail(frame.image))
             pipes.append(pipe)
 
         runner = threading.Thread(
