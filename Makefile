@@ -14,7 +14,7 @@ PORT   ?= 5000
 export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo-config
 
-.PHONY: setup demo test typecheck system-deps bench clips train clean-data
+.PHONY: setup demo test typecheck system-deps bench bench-capacity clips train clean-data
 
 setup: $(STAMP) $(COCO) data $(SECRET)
 
@@ -51,6 +51,10 @@ bench: setup
 	$(PY) scripts/bench_monitor.py
 	$(PY) scripts/bench_web.py
 
+# How many live 720p cameras this box keeps in real time (~25 min; needs `make system-deps`).
+bench-capacity: setup
+	$(PY) scripts/bench_capacity.py
+
 # Regenerate the sample clips (byte-for-byte the same).
 clips: $(STAMP)
 	$(PY) -m monitor.synth clips --out sample_videos
@@ -63,4 +67,4 @@ train: $(STAMP)
 	$(PY) -m monitor.synth train --frames 2000 --hours 1.45 --model models/lakeshore-demo/best.pt --out models/lakeshore-demo $(TRAIN_ARGS)
 
 clean-data:
-	rm -rf data/clips data/cameras data/monitor.db data/monitor.db-wal data/monitor.db-shm
+	rm -rf data/clips data/cameras data/recordings data/monitor.db data/monitor.db-wal data/monitor.db-shm

@@ -11,6 +11,12 @@ last frame still waits has missed that slot; the camera counts it and carries on
 frames), and the worker serves the waiting cameras in round-robin order. A camera detecting at
 5/s therefore never starves one that asks once a second.
 
+Why urgent first: a camera watching a person at the water's edge asks ``urgent``; one that only
+saw a gull move does not. When the box is short of CPU, urgent requests are served first, so the
+person's camera keeps its full rate (its debounce and disappear timings depend on it) while the
+idle ones miss slots. An idle request that has waited ``max_wait_s`` counts as urgent, so no
+camera is ever starved for long.
+
 Batching: when several cameras wait at once and the backend has ``detect_batch``, up to
 ``max_batch`` of their frames run as one call (one letterbox/forward pass per image, less Python
 overhead per image). Results are per request; an exception in the detector reaches the camera that
@@ -52,6 +58,7 @@ class _Request:
     image: np.ndarray
     queued: float
     future: Future[sv.Detections]
+    urgent: bool = False
 
 
 class WorkerClosed(RuntimeError):
@@ -61,11 +68,14 @@ class WorkerClosed(RuntimeError):
 class DetectorWorker:
     """A thread serving detection requests from many cameras (see the module docstring)."""
 
-    def __init__(self, detector: Detector, *, max_batch: int = 4, name: str = "detector") -> None:
+    def __init__(
+        self, detector: Detector, *, max_batch: int = 4, max_wait_s: float = 2.0, name: str = "detector"
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.detector = detector
         self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
         self.stats = WorkerStats()
         self._waiting: OrderedDict[str, _Request] = OrderedDict()  # camera -> its one request
         self._cond = threading.Condition()
@@ -73,7 +83,7 @@ class DetectorWorker:
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, camera: str, image: np.ndarray) -> Future[sv.Detections] | None:
+    def submit(self, camera: str, image: np.ndarray, *, urgent: bool = False) -> Future[sv.Detections] | None:
         """Queue ``image`` for ``camera``; None when that camera already has a request waiting."""
         with self._cond:
             if self._closed:
@@ -81,7 +91,7 @@ class DetectorWorker:
             if camera in self._waiting:
                 return None
             fut: Future[sv.Detections] = Future()
-            self._waiting[camera] = _Request(camera, image, time.perf_counter(), fut)
+            self._waiting[camera] = _Request(camera, image, time.perf_counter(), fut, urgent)
             self._cond.notify()
             return fut
 
@@ -111,14 +121,16 @@ class DetectorWorker:
 
     # -- the worker thread ------------------------------------------------------------------------
     def _take(self) -> list[_Request]:
-        """Up to max_batch requests, oldest camera turn first; the served cameras go to the back."""
+        """Up to max_batch requests: urgent ones (or ones waiting max_wait_s) first, each group in
+        arrival order, so cameras take turns; the served cameras ask again at the back."""
         with self._cond:
             while not self._waiting and not self._closed:
                 self._cond.wait()
-            batch: list[_Request] = []
-            while self._waiting and len(batch) < self.max_batch:
-                _cam, req = self._waiting.popitem(last=False)
-                batch.append(req)
+            overdue = time.perf_counter() - self.max_wait_s
+            order = sorted(self._waiting.values(), key=lambda r: not (r.urgent or r.queued <= overdue))
+            batch = order[: self.max_batch]
+            for req in batch:
+                del self._waiting[req.camera]
             return batch
 
     def _serve(self) -> None:

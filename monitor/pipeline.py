@@ -320,7 +320,8 @@ class CameraPipeline:
                     elif asked is not None:
                         self.clock.missed += 1
                     else:
-                        fut = worker.submit(cam.id, frame.image)
+                        # Urgent while something of interest is near a zone: served before idle looks.
+                        fut = worker.submit(cam.id, frame.image, urgent=gate.rate.mode == "active")
                         if fut is None:
                             self.clock.missed += 1
                         else:

@@ -77,6 +77,7 @@ class Trial:
     worst_lag_s: float = 0.0
     latency_s: float | None = None  # the latest of the wading person's alerts, against full-rate detection
     alerted: int = 0  # passes of the looped wade-in clip that raised person_in_water...
+    alerts: int = 0  # person_in_water alerts on that camera in all (more than passes: a re-found track)
     due: int = 0  # ...of those the run saw
     ms: dict[str, float] = field(default_factory=dict)
 
@@ -251,7 +252,7 @@ def run_trial(design: str, n_quiet: int, footage: tuple[Path, Path, dict[str, An
         trial.ms["detect"] = 1000 * worker_s / max(worker_n, 1)
         stop.set()
         runner.join(timeout=120)
-        trial.latency_s, trial.alerted, trial.due = wade_latency(cfg, seen, wade, truth)
+        trial.latency_s, trial.alerted, trial.due, trial.alerts = wade_latency(cfg, seen, wade, truth)
         judge(trial, args)
     finally:
         server.terminate()
@@ -264,8 +265,10 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (160, 90), interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
-def wade_latency(cfg: Any, seen: dict[float, np.ndarray], video: Path, truth: dict[str, Any]) -> tuple[float | None, int, int]:
-    """(worst lateness, passes alerted, passes due): seconds from when a monitor detecting at full
+def wade_latency(
+    cfg: Any, seen: dict[float, np.ndarray], video: Path, truth: dict[str, Any]
+) -> tuple[float | None, int, int, int]:
+    """(worst lateness, passes alerted, passes due, alerts): seconds from when a monitor detecting at full
     rate all the time alerts to when this one did, over every pass of the looped clip.
 
     Where in the file was an alert's frame? A live stream's frame count and arrival times do not say
@@ -276,7 +279,7 @@ def wade_latency(cfg: Any, seen: dict[float, np.ndarray], video: Path, truth: di
     with Store.open(cfg.store.url, cfg.base_dir) as store:
         alerts = [a for a in store.list_alerts(camera="wade") if a.rule == "person_in_water"]
     if not seen:
-        return None, 0, 0
+        return None, 0, 0, len(alerts)
     cap = cv2.VideoCapture(str(video))
     fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
     pass_s = float(truth["pass_s"])
@@ -291,13 +294,19 @@ def wade_latency(cfg: Any, seen: dict[float, np.ndarray], video: Path, truth: di
     # Passes whose entry the run saw, with time to alert: the run lasted about as long as frames came.
     run_s = max(seen) - min(seen)
     due = sum(1 for k in range(100) if k * pass_s + expected + 3.0 < run_s)
-    worst: float | None = None
+    # Each alert's place in the clip, and so its pass: the run's time at the alert less its place in
+    # the clip is a whole number of passes (give or take the first seconds' burst).
+    first_pts = min(seen)
+    late_by_pass: dict[int, float] = {}
     for alert in alerts:
         pts = min(seen, key=lambda p: abs(p - float(alert.start_offset_s or 0.0)))
-        index = int(np.abs(stack - seen[pts]).mean(axis=(1, 2)).argmin())
-        late = index / fps - expected
-        worst = late if worst is None else max(worst, late)
-    return worst, len(alerts), due
+        at_s = int(np.abs(stack - seen[pts]).mean(axis=(1, 2)).argmin()) / fps
+        k = round((pts - first_pts - at_s) / pass_s)
+        # The first alert of a pass counts; a later one (the tracker lost him and found him again)
+        # is a second alert for the same wade, not a late first one.
+        late_by_pass[k] = min(late_by_pass.get(k, float("inf")), at_s - expected)
+    worst = max(late_by_pass.values()) if late_by_pass else None
+    return worst, len(late_by_pass), due, len(alerts)
 
 
 def expected_alert_s(truth: dict[str, Any], inertia_frames: int, detect_fps: float) -> float:
@@ -322,7 +331,7 @@ def judge(trial: Trial, args: argparse.Namespace) -> None:
 
 
 def show(t: Trial) -> None:
-    lat = "-" if t.latency_s is None else f"{t.alerted}/{t.due}, worst {t.latency_s:+.1f}"
+    lat = "-" if t.latency_s is None else f"{t.alerted}/{t.due} passes ({t.alerts} alerts), worst {t.latency_s:+.1f}"
     ms = " ".join(f"{k} {v:.1f}" for k, v in t.ms.items())
     print(
         f"{t.design:6} N={t.n_quiet + 1:2d} {'PASS' if t.ok else 'fail'}  CPU box {t.cpu_pct:5.1f}% "

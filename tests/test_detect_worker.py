@@ -116,6 +116,46 @@ def test_a_busy_camera_never_starves_a_quiet_one(coco) -> None:  # type: ignore[
         worker.close()
 
 
+def test_urgent_requests_go_first_and_idle_ones_are_not_starved(coco) -> None:  # type: ignore[no-untyped-def]
+    image = frames(1)[0]
+    worker = DetectorWorker(coco, max_batch=1, max_wait_s=0.6)
+    try:
+        busy = worker.submit("first", image)  # taken at once: the worker is busy for tens of ms
+        assert busy is not None
+        time.sleep(0.01)
+        idle = [worker.submit(f"idle{i}", image) for i in range(3)]
+        urgent = worker.submit("pier", image, urgent=True)  # a person near the water, asked last
+        assert urgent is not None and all(f is not None for f in idle)
+        urgent.result(timeout=30)
+        assert not any(f.done() for f in idle if f is not None)  # served before the idle ones
+        for f in idle:
+            assert f is not None
+            f.result(timeout=30)
+        # An idle request that waits max_wait_s counts as urgent: a camera that keeps asking
+        # urgently cannot starve it.
+        stop = threading.Event()
+
+        def hog() -> None:
+            while not stop.is_set():
+                fut = worker.submit("hog", image, urgent=True)
+                if fut is not None:
+                    fut.result(timeout=30)
+
+        t = threading.Thread(target=hog, daemon=True)
+        t.start()
+        time.sleep(0.2)
+        t0 = time.perf_counter()
+        late = worker.submit("quiet", image)
+        assert late is not None
+        late.result(timeout=30)
+        stop.set()
+        t.join(timeout=30)
+        per_image = worker.stats.detect_s / worker.stats.images
+        assert time.perf_counter() - t0 < 0.6 + 3 * per_image
+    finally:
+        worker.close()
+
+
 def test_a_failed_detection_reaches_only_its_camera(coco) -> None:  # type: ignore[no-untyped-def]
     worker = DetectorWorker(coco)
     try:

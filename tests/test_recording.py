@@ -14,7 +14,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,9 +34,8 @@ from monitor.segments import (
 )
 from monitor.sources import Frame, LiveSource, SourceError, open_source
 from tests.conftest import REPO
-from tests.test_live_source import Camera, _gi_available, free_port, wait_for
+from tests.test_live_source import SECRET, Camera, _gi_available, camera, free_port, url, wait_for  # noqa: F401 (fixtures)
 
-SECRET = "hunter2-not-for-logs"
 BACKOFF = (0.2, 1.0)
 SAMPLE = REPO / "sample_videos" / "01_wade_in.mp4"
 
@@ -45,18 +43,6 @@ needs_camera = pytest.mark.skipif(_gi_available() is not None, reason=_gi_availa
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def camera() -> Iterator[Camera]:
-    cam = Camera(free_port())
-    cam.start()
-    yield cam
-    cam.stop()
-
-
-@pytest.fixture
-def url(camera: Camera, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("TEST_CAM_PASS", SECRET)
-    return f"rtsp://officer:${{TEST_CAM_PASS}}@127.0.0.1:{camera.port}/cam1"
 
 
 def is_faststart(path: Path) -> bool:
