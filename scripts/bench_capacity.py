@@ -304,7 +304,8 @@ def wade_latency(
         k = round((pts - first_pts - at_s) / pass_s)
         # The first alert of a pass counts; a later one (the tracker lost him and found him again)
         # is a second alert for the same wade, not a late first one.
-        late_by_pass[k] = min(late_by_pass.get(k, float("inf")), at_s - expected)
+        if 0 <= k < due:
+            late_by_pass[k] = min(late_by_pass.get(k, float("inf")), at_s - expected)
     worst = max(late_by_pass.values()) if late_by_pass else None
     return worst, len(late_by_pass), due, len(alerts)
 
