@@ -273,7 +273,7 @@ class CameraPipeline:
         def judge_step(dets: sv.Detections, frame: Frame, t: datetime) -> None:
             nonlocal tick, mutes, mutes_at
             classified = classify(dets, cam.objects, src.size)
-            tracked = tracker.update(classified)
+            tracked = tracker.update(classified, frame.pts_s)
             tick = self.clock.add("track", tick)
             if frame.pts_s - mutes_at >= MUTE_REFRESH_S:
                 mutes, mutes_at = self._mutes(t), frame.pts_s

@@ -5,8 +5,8 @@ The pipeline calls ``CameraJudge.step`` once per detection step (detect_fps). Ea
 1. one detection per track id (the best scoring, should a tracker ever repeat an id);
 2. per track and zone, debounced presence (``zones.next_presence``): in after ``inertia_frames``
    consecutive steps with the anchor inside, out after as many steps outside;
-3. tracks not seen are held (presence kept, alerts open) for ``lost_after_s`` (5 s by default,
-   ``ceil(lost_after_s * detect_fps)`` missing steps), then they are gone, which counts as out of
+3. tracks not seen are held (presence kept, alerts open) for ``lost_after_s`` (5 s by default, of
+   video time whatever the rate of the steps), then they are gone, which counts as out of
    every zone. Why 5 s and not ~1 s: on real footage the detector loses a person standing still
    for up to ~4 s, longer than the tracker keeps an id, and a short hold would end the alert and
    start a second one for a person who never left. While held, a new tracker id that appears
@@ -81,7 +81,6 @@ class _Track:
     last_seen_s: float = 0.0
     box: Box = (0.0, 0.0, 0.0, 0.0)
     score: float = 0.0
-    missing_steps: int = 0
     gone: bool = False
     seen_now: bool = False
     zones_in_last_seen: frozenset[str] = frozenset()
@@ -129,7 +128,7 @@ class CameraJudge:
             else:
                 log.debug("camera %s has no zone for rule %s; rule skipped", camera.id, rule.id)
         self._in_force: set[str] = set()  # rule ids whose schedule was active at the last step
-        self._lost_steps = max(1, math.ceil(lost_after_s * camera.detect_fps - 1e-9))
+        self._lost_after_s = lost_after_s
         self._keep_gone_s = max((r.disappear_after_s for r in self._rules if r.type == "disappear"), default=0.0)
         self._tracks: dict[int, _Track] = {}
         self._alias: dict[int, int] = {}  # tracker id -> the judge's id of a re-identified track
@@ -229,9 +228,12 @@ class CameraJudge:
             for row, idx in enumerate(first):
                 self._see(int(tids[idx]), idx, row, dets, scores, inside, offset_s)
         for track in self._tracks.values():
+            # Gone after lost_after_s unseen, in video time rather than in steps: with motion gating
+            # steps come at the full rate only while something of interest is near a zone, and a
+            # walker seen once a second would otherwise be held for 25 s (and its id lent to the
+            # next person who appears where it was last seen).
             if not track.seen_now and not track.gone:
-                track.missing_steps += 1
-                if track.missing_steps >= self._lost_steps:
+                if offset_s - track.last_seen_s >= self._lost_after_s - 1e-6:
                     track.gone = True
                     track.presence = {name: Presence() for name in self._zone_names}
                     track.rule_since.clear()
@@ -308,7 +310,6 @@ class CameraJudge:
         track.box = (x1, y1, x2, y2)
         track.score = float(scores[idx])
         track.last_seen_s = offset_s
-        track.missing_steps = 0
         track.seen_now = True
         for name in self._zone_names:
             zone = self.camera.zones[name]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import supervision as sv
@@ -99,9 +99,22 @@ class Tracker:
             fuse_score=fuse_score,
         )
         self._bt = BYTETracker(args)
+        self._last_t: float | None = None
 
-    def update(self, d: sv.Detections) -> sv.Detections:
-        """Associate this frame's detections with tracks; returns the tracked ones with ids."""
+    def update(self, d: sv.Detections, t_s: float | None = None) -> sv.Detections:
+        """Associate this frame's detections with tracks; returns the tracked ones with ids.
+
+        ``t_s`` (video seconds) makes lost tracks expire by time: when updates are further apart than
+        1/detect_fps (motion gating looks once a second at a quiet scene), ByteTrack's frame counter
+        is advanced by the steps that were skipped, so ``lost_track_s`` stays seconds.
+        """
+        if t_s is not None:
+            if self._last_t is not None:
+                skipped = round((t_s - self._last_t) * self.detect_fps) - 1
+                if skipped > 0:
+                    self._bt.frame_id += skipped
+                    self._expire()
+            self._last_t = t_s
         n = len(d)
         conf = d.confidence if d.confidence is not None else np.ones(n, dtype=np.float32)
         cls = d.class_id if d.class_id is not None else np.zeros(n, dtype=int)
@@ -117,6 +130,25 @@ class Tracker:
         tracked.tracker_id = out[:, 4].astype(int)
         return tracked
 
+    def _expire(self) -> None:
+        """Drop tracks unseen for longer than lost_track_s before this update matches anything.
+
+        ByteTrack prunes lost tracks only after matching, which is right when it is called every
+        frame; after a long gap an object at the place of one long gone would take over its id.
+        """
+        bt = self._bt
+        now = bt.frame_id + 1  # the frame this update is
+
+        def fresh(track: Any) -> bool:
+            return now - track.end_frame <= bt.max_frames_lost
+
+        for track in [*bt.tracked_stracks, *bt.lost_stracks]:
+            if not fresh(track):
+                track.mark_removed()
+        bt.tracked_stracks = [t for t in bt.tracked_stracks if fresh(t)]
+        bt.lost_stracks = [t for t in bt.lost_stracks if fresh(t)]
+
     def reset(self) -> None:
         """Forget every track (e.g. after a long camera outage); ids restart at 1."""
         self._bt.reset()
+        self._last_t = None
