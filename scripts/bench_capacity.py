@@ -107,7 +107,7 @@ def loop(clip: Path, seconds: float) -> Path:
 
 
 def start_server(mounts: dict[str, Path]) -> tuple[subprocess.Popen[str], str]:
-    args = ["/usr/bin/python3", str(REPO / "scripts" / "rtsp_files.py")]
+    args = ["/usr/bin/python3", str(REPO / "tests" / "rtsp_server.py")]
     args += [f"{name}={path}" for name, path in mounts.items()]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -149,7 +149,7 @@ def _monitor_tree(proc: psutil.Process) -> list[psutil.Process]:
     out = [proc]
     for child in proc.children(recursive=True):
         try:
-            if "rtsp_files" not in " ".join(child.cmdline()):
+            if "rtsp_server" not in " ".join(child.cmdline()):
                 out.append(child)
         except psutil.Error:
             pass
@@ -171,7 +171,7 @@ def tree_rss_mb(proc: psutil.Process) -> float:
     total = proc.memory_info().rss
     for child in proc.children(recursive=True):
         try:
-            if "rtsp_files" not in " ".join(child.cmdline()):
+            if "rtsp_server" not in " ".join(child.cmdline()):
                 total += child.memory_info().rss
         except psutil.Error:
             pass

@@ -86,7 +86,7 @@ def main() -> int:
 
     shipped = load_config(REPO / "config.yaml")
     args.camera = args.camera or next(iter(shipped.cameras))
-    video = args.video or shipped.resolve_path(shipped.camera(args.camera).source)
+    video = (args.video or shipped.resolve_path(shipped.camera(args.camera).source)).resolve()
     if not video.is_file():
         print(f"error: {video} not found: pass --video a 720p clip", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """End to end on a live camera: RTSP main stream + sub-stream, motion gating, the shared detector
 worker, recording by stream copy, and an alert clip cut from the recorded segments.
 
-The camera is scripts/rtsp_files.py (GStreamer's RTSP server, run by Debian's /usr/bin/python3)
+The camera is tests/rtsp_server.py (GStreamer's RTSP server, run by Debian's /usr/bin/python3)
 serving the first sample clip, re-encoded with a key frame every 2 s as IP cameras send, at
 1280x720 as the main stream and 640x360 as the sub-stream.
 """
@@ -25,7 +25,7 @@ from monitor.store import Store
 from tests.conftest import REPO
 from tests.test_live_source import _gi_available
 
-SERVER = REPO / "scripts" / "rtsp_files.py"
+SERVER = REPO / "tests" / "rtsp_server.py"
 CLIP = REPO / "sample_videos" / "01_wade_in.mp4"  # a bather walks into the water at ~15 s
 
 _why = _gi_available()
