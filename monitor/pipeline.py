@@ -44,7 +44,7 @@ from monitor.rules import CameraJudge, MuteSet
 from monitor.sources import (
     FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
 )  # fmt: skip
-from monitor.store import AlertRow, Store
+from monitor.store import AlertRow, Store, StoreError
 from monitor.tracking import Tracker
 from monitor.zones import camera_polygons, zones_outside_frame
 
@@ -534,7 +534,13 @@ def run_cameras(
     lock = threading.Lock()
 
     def worker(cid: str) -> None:
-        store = open_store(cfg)
+        try:
+            store = open_store(cfg)
+        except StoreError as e:  # logged, and counted: this camera cannot record its alerts
+            log.error("camera %s: %s", cid, e)
+            with lock:
+                failures.append(cid)
+            return
         try:
             pipe = CameraPipeline(cfg, cid, store, pool, stop=stop, realtime=realtime)
             if on_start is not None:

@@ -266,7 +266,10 @@ def cut_clip(
             elif offset < -0.5:
                 log.info("%s starts %.1f s later than asked: the recording begins there", what, -offset)
         if i == last_i:
-            offset = t1 - _content_start(seg, last_info, ordered[i - 1] if i else None)
+            # Up to a second late rather than early, as at the start: a segment's start is estimated
+            # from when its file was last written, which a loaded box can delay (clips came out 0.7 s
+            # short under a full test run).
+            offset = t1 - _content_start(seg, last_info, ordered[i - 1] if i else None) + NAME_RESOLUTION_S
             if seg.end is None or last_info.duration_s is None or offset < last_info.duration_s:
                 lines.append(f"outpoint {last_info.start_s + max(offset, 0.05):.6f}")
     listing = out.with_name(f".{out.stem}.concat.txt")

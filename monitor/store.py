@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -269,13 +270,27 @@ class Store:
         self.conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA busy_timeout=30000")
             self.migrate()
         except sqlite3.DatabaseError as e:
             self.conn.close()
             raise StoreError(f"{path} is not a usable alert store: {e}") from e
+
+    def _wal(self) -> None:
+        """Switch a new database to WAL. The switch needs the database to itself and SQLite does not
+        wait for it (no busy handler): when a camera thread, the review page or a test opens the same
+        new store at that moment, "database is locked" comes at once. Try again for a while."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @classmethod
     def open(cls, url: str, base_dir: Path) -> Store:
