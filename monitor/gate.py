@@ -190,7 +190,6 @@ class Gate:
         self.always_active = always_active  # gating off: a fixed detect_fps, as before gating
         self._active_until = WARMUP_S
         self._motion_until = -math.inf
-        self.frames: dict[Mode, int] = dict.fromkeys(MODES, 0)
 
     def observe_motion(self, pts_s: float, boxes: np.ndarray) -> None:
         if self.zones.motion_near(boxes):
@@ -208,6 +207,4 @@ class Gate:
         return "quiet"
 
     def due(self, pts_s: float) -> bool:
-        mode = self.mode(pts_s)
-        self.frames[mode] += 1
-        return self.rate.due(pts_s, mode)
+        return self.rate.due(pts_s, self.mode(pts_s))

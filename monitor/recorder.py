@@ -62,6 +62,14 @@ class _Clip:
     thread: threading.Thread | None = None
 
 
+def check_clip_window(pre_capture_s: float, post_capture_s: float, max_clip_s: float) -> None:
+    """The clip window every recorder takes: pre/post capture >= 0 s, a positive cap."""
+    if pre_capture_s < 0 or post_capture_s < 0:
+        raise RecorderError(f"pre/post capture must be >= 0 s, got {pre_capture_s}, {post_capture_s}")
+    if max_clip_s <= 0:
+        raise RecorderError(f"max_clip_s must be > 0, got {max_clip_s}")
+
+
 class ClipRecorder:
     """Pre-capture buffer and clip writer of one camera (see the module docstring)."""
 
@@ -84,10 +92,7 @@ class ClipRecorder:
             raise RecorderError(f"fps must be > 0, got {fps}")
         if frame_wh[0] < 2 or frame_wh[1] < 2:
             raise RecorderError(f"frame size must be at least 2x2, got {frame_wh}")
-        if pre_capture_s < 0 or post_capture_s < 0:
-            raise RecorderError(f"pre/post capture must be >= 0 s, got {pre_capture_s}, {post_capture_s}")
-        if max_clip_s <= 0:
-            raise RecorderError(f"max_clip_s must be > 0, got {max_clip_s}")
+        check_clip_window(pre_capture_s, post_capture_s, max_clip_s)
         if buffer_s < pre_capture_s:
             raise RecorderError(f"buffer_s ({buffer_s}) must be >= pre_capture_s ({pre_capture_s})")
         if max_buffer_mb <= 0:

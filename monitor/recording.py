@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.config import RecordConfig
 from monitor.media import MediaError, ffmpeg_exe
-from monitor.recorder import ClipRecorder, RecorderError
+from monitor.recorder import ClipRecorder, RecorderError, check_clip_window
 from monitor.segments import (
     MAX_SEGMENT_S, NAME_RESOLUTION_S, RecordingError, Segment, SegmentRecorder, list_segments,
 )  # fmt: skip
@@ -353,10 +353,7 @@ class _CuttingRecorder:
     def __init__(
         self, clips_dir: Path, camera_id: str, *, pre_capture_s: float, post_capture_s: float, max_clip_s: float
     ) -> None:
-        if pre_capture_s < 0 or post_capture_s < 0:
-            raise RecorderError(f"pre/post capture must be >= 0 s, got {pre_capture_s}, {post_capture_s}")
-        if max_clip_s <= 0:
-            raise RecorderError(f"max_clip_s must be > 0, got {max_clip_s}")
+        check_clip_window(pre_capture_s, post_capture_s, max_clip_s)
         self.clips_dir = Path(clips_dir)
         self.camera_id = camera_id
         self.pre_capture_s = pre_capture_s
