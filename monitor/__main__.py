@@ -103,7 +103,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if unknown:
             print(f"error: unknown camera(s) {unknown}; the config has {sorted(cfg.cameras)}", file=sys.stderr)
             return 2
-    failed = run_cameras(cfg, stop, args.camera)
+    from monitor.outputs import Outputs
+
+    with Outputs.from_config(cfg.outputs, role="monitor") as outputs:
+        failed = run_cameras(cfg, stop, args.camera, outputs=outputs)
     from monitor.store import Store
 
     with Store.open(cfg.store.url, cfg.base_dir) as store:
@@ -126,11 +129,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"error: unknown camera {camera!r}; the config has {sorted(cfg.cameras)}", file=sys.stderr)
         return 2
     start = _parse_start(args.start, cfg.tz)
+    from monitor.outputs import Outputs
+
+    # A replay is judged like a live camera, so its alerts go out too (a way to test a dispatch
+    # hook); an alert's events say which camera, and its row's source says "replay".
     try:
-        alerts = replay_file(
-            cfg, camera, args.video, start=start, realtime=args.realtime, progress=True,
-            stop=_stop_on_signals(),
-        )  # fmt: skip
+        with Outputs.from_config(cfg.outputs, role="replay", availability=False) as outputs:
+            alerts = replay_file(
+                cfg, camera, args.video, start=start, realtime=args.realtime, progress=True,
+                stop=_stop_on_signals(), outputs=outputs,
+            )  # fmt: skip
     except SourceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

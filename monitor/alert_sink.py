@@ -3,7 +3,8 @@
 The judge decides WHEN an alert starts, improves and ends (``AlertEvent``); this sink turns those
 events into what an officer sees: the store row (at once, so the page shows the alert within
 seconds), a snapshot with the box and the zone drawn, and the clip, linked to the row only once the
-recorder has completed it. Every alert the camera has open, or whose clip is still being cut,
+recorder has completed it. Each change also goes to the configured outputs (MQTT, webhooks) as an
+``OutputEvent``: new, update (better snapshot, clip linked) and end. Every alert the camera has open, or whose clip is still being cut,
 lives in ONE registry here, keyed by alert id; the recorder only knows clip keys (the alert id).
 """
 
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from monitor.alerts import AlertEvent, AlertKey
+from monitor.outputs import EventType, OutputEvent, Outputs
 from monitor.recorder import write_snapshot
 from monitor.sources import Frame
 from monitor.store import AlertRow, Store
@@ -82,6 +84,7 @@ class AlertSink:
         snapshot_quality: int,
         zone_px: dict[str, np.ndarray],
         tz: ZoneInfo,
+        outputs: Outputs | None = None,
     ) -> None:
         self.store = store
         self.camera_id = camera_id
@@ -91,6 +94,7 @@ class AlertSink:
         self.snapshot_quality = snapshot_quality
         self.zone_px = zone_px
         self.tz = tz
+        self.outputs = outputs
         self._alerts: dict[int, _Entry] = {}
         self._open: dict[AlertKey, int] = {}  # index into _alerts for events, which carry a key
         self.finished: list[AlertSummary] = []
@@ -115,6 +119,7 @@ class AlertSink:
             if snap is not None:
                 changes["snapshot_path"] = entry.row.snapshot_path = snap
             self.store.update_alert(alert_id, **changes)
+            self._publish("update", alert_id, entry.row)
         elif ev.kind == "end":
             entry.row.ended_at = ev.t
             entry.row.end_offset_s = round(ev.offset_s, 3)
@@ -122,6 +127,7 @@ class AlertSink:
             recorder.end(str(alert_id), ev.offset_s)
             entry.open = False
             del self._open[ev.key]
+            self._publish("end", alert_id, entry.row)
 
     def _start(self, ev: AlertEvent, frame: Frame | None, recorder: ClipRecorderLike) -> None:
         row = AlertRow(
@@ -139,6 +145,7 @@ class AlertSink:
             row.snapshot_path = snap
         self._alerts[alert_id] = _Entry(ev.key, row, float(ev.score), name)
         self._open[ev.key] = alert_id
+        self._publish("new", alert_id, row)
         log.info(
             "ALERT %s %s: %s in %s (track %s, score %.2f) at %s",
             ev.severity.upper(), self.camera_id, ev.rule_id, ev.zone, ev.track_id, ev.score,
@@ -165,10 +172,21 @@ class AlertSink:
             if entry is None:
                 continue
             entry.row.clip_path = rel
+            self._publish("update", alert_id, entry.row)
             if entry.open:
                 continue  # a clip cut at max_clip_s while the alert goes on: keep the entry
             del self._alerts[alert_id]
             self.finished.append(self._summary(alert_id, entry.row))
+
+    def _publish(self, kind: EventType, alert_id: int, row: AlertRow) -> None:
+        if not self.outputs:
+            return
+        self.outputs.publish(OutputEvent(
+            type=kind, alert_id=alert_id, camera=row.camera, rule=row.rule, severity=row.severity,
+            zone=row.zone, label=row.label, category=row.category, track_id=row.track_id,
+            score=row.score, started_at=row.started_at, ended_at=row.ended_at, clip=row.clip_path,
+            snapshot=row.snapshot_path,
+        ))  # fmt: skip
 
     def close(self) -> None:
         """After the recorder closed: alerts whose clip never came (ffmpeg failed) are still reported."""

@@ -20,6 +20,7 @@ from monitor.config import (
     config_warnings,
     is_live_source,
     load_config,
+    mask_url,
     per_category_scores,
     redact_source,
 )
@@ -107,6 +108,29 @@ def _gating_line(cam: ResolvedCamera) -> str:
     return f"{gating}; recording: {recording}"
 
 
+def _outputs_lines(cfg: AppConfig) -> list[str]:
+    """Where alerts go besides the store; URLs masked, secrets never shown."""
+    out = cfg.outputs
+    if not out.enabled:
+        return ["outputs: none (alerts go to the store only)"]
+    lines = ["outputs:"]
+    if out.mqtt is not None:
+        m = out.mqtt
+        lines.append(
+            f"  mqtt {mask_url(m.url)}: events on {m.topic}/events, camera state on {m.topic}/<camera>/state, "
+            f"{m.topic}/available; qos {m.qos}, queue {m.queue_size}"
+        )
+    for h in out.webhooks:
+        def only(xs: list[str] | None) -> str:
+            return "all" if xs is None else ", ".join(xs)
+
+        lines.append(
+            f"  webhook {mask_url(h.url)} (signed): events {only(h.events)}; severities {only(h.severities)}; "
+            f"rules {only(h.rules)}; cameras {only(h.cameras)}; {h.max_attempts} attempts, queue {h.queue_size}"
+        )
+    return lines
+
+
 def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
     local_now = (now or datetime.now(cfg.tz)).astimezone(cfg.tz)
     today = local_now.date()
@@ -154,6 +178,7 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
                 f"    {rule.id}: {rule.type}{extra} {'/'.join(rule.objects)} in {'/'.join(rule.zones)}, "
                 f"{rule.severity}, {describe(rule.schedule)} ({season})"
             )
+    lines += _outputs_lines(cfg)
     warnings = config_warnings(cfg)
     if warnings:
         lines.append("warnings:")

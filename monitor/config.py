@@ -11,7 +11,9 @@ Why these choices:
 - Validation is pure: it never opens a camera, a model or the database. Whether the model really
   has the class names a category lists can only be known at run time, so it is not checked here.
 - Secrets stay out: ``${VAR}`` in a source is kept as written and expanded by the source module
-  when the stream is opened; ``redact_source`` hides passwords in anything shown to people.
+  when the stream is opened; ``redact_source`` hides passwords in anything shown to people. The
+  ``outputs`` URLs and webhook secrets are expanded at load (``expand_env``: a missing variable is
+  an error on its line); ``mask_url`` and ``SecretStr`` keep them out of logs and check-config.
 - Global ``detector``, ``objects``, ``record`` and ``motion`` sections are defaults; a camera may
   override any part of them (what it writes is merged over the global section, key by key).
 """
@@ -37,6 +39,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SecretStr,
     Strict,
     ValidationError,
     ValidationInfo,
@@ -663,6 +666,162 @@ def per_category_scores(detector: DetectorConfig, objects: ObjectsConfig) -> tup
     return detector.model_copy(update={"conf": min([detector.conf, *own.values()])}), objects.model_copy(update={"filters": filters})
 
 
+# --------------------------------------------------------------------------------------------
+# Alerts to other systems (monitor.outputs): an MQTT broker and webhooks.
+
+
+class EnvVarError(ConfigError, ValueError):
+    """A ``${NAME}`` whose variable is not set (a ValueError, so a field validator reports it on its line)."""
+
+
+def expand_env(text: str) -> str:
+    """``text`` with every ``${NAME}`` replaced by the environment variable NAME.
+
+    Done once, when the config is loaded, for the fields that may carry secrets (output URLs and
+    webhook secrets): the YAML file can then be shared and kept in version control. A missing
+    variable is an error naming it, never an empty password; the value itself is never shown.
+    """
+    for name in _ENV_RE.findall(text):
+        if not _ENV_NAME_RE.match(name):
+            raise EnvVarError([f"${{{name}}} is not a valid environment variable reference; write ${{NAME}}"])
+    if "${" in _ENV_RE.sub("", text):
+        raise EnvVarError(["an unclosed ${; write ${NAME}"])
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in os.environ:
+            raise EnvVarError([f"environment variable {name} is not set (written as ${{{name}}}); export it first"])
+        return os.environ[name]
+
+    return _ENV_RE.sub(value, text)
+
+
+def _expand_env_field(v: Any) -> Any:
+    return expand_env(v) if isinstance(v, str) else v  # other types: the schema's own error
+
+
+def mask_url(url: str) -> str:
+    """A URL safe to show: the password of ``scheme://user:pass@host`` and every query value hidden
+    (webhook URLs often carry their token in the query)."""
+    out = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/@:]*):([^/]*)@", r"\1\2:***@", url)
+    return re.sub(r"([?&][^=&#]*=)[^&#]*", r"\1***", out)
+
+
+def _url_check(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def check(url: str) -> str:
+        from urllib.parse import urlsplit
+
+        shown = mask_url(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"{shown!r} is not a valid URL; write {schemes[0]}://host:port/...") from None
+        if parts.scheme.lower() not in schemes:
+            raise ValueError(f"{shown!r} must start with {' or '.join(s + '://' for s in schemes)}")
+        if not parts.hostname:
+            raise ValueError(f"{shown!r} has no host; write {schemes[0]}://host:port/...")
+        if port == 0:
+            raise ValueError(f"{shown!r}: port 0 is not a port")
+        return url
+
+    return check
+
+
+def _topic_check(v: str) -> str:
+    if v.startswith("/") or v.endswith("/") or "//" in v:
+        raise ValueError(f"topic {v!r} may not start or end with '/' or contain '//'")
+    if any(c in v for c in "+#\x00"):
+        raise ValueError(f"topic {v!r} may not contain the MQTT wildcards + and # (nor a NUL)")
+    return v
+
+
+EnvStr = Annotated[Str, BeforeValidator(_expand_env_field)]
+OutputType = Literal["new", "update", "end", "verdict", "escalation"]
+Severity = Literal["critical", "warning", "info"]
+
+
+class MqttOutputConfig(_Model):
+    """Alert events to an MQTT broker, as Frigate and home automation speak it (monitor.outputs.mqtt)."""
+
+    url: Annotated[EnvStr, AfterValidator(_url_check(("mqtt", "mqtts")))] = Field(
+        description="Broker: mqtt://host:1883, mqtts://host:8883 (TLS with the system's CAs), with "
+        "user:${MQTT_PASSWORD}@ when it asks for a login; ${VAR} is read from the environment at load.",
+    )
+    topic: Annotated[Str, AfterValidator(_topic_check)] = Field(
+        default="lakeshore",
+        min_length=1,
+        max_length=200,
+        description="Prefix of every topic: events on <topic>/events, each camera's retained state on "
+        "<topic>/<camera>/state, the monitor's online/offline (retained, last will) on <topic>/available.",
+    )
+    qos: Literal[0, 1, 2] = Field(
+        default=1,
+        description="1: each event arrives at least once, even across a reconnect (the usual choice); "
+        "0: may be lost; 2: exactly once, at two more round trips each.",
+    )
+    queue_size: Int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Events kept while the broker is unreachable; beyond it the oldest are dropped and counted.",
+    )
+    keepalive_s: Int = Field(
+        default=30, ge=5, le=3600, description="Seconds between pings; a dead broker is noticed within 1.5 times this."
+    )
+
+
+class WebhookConfig(_Model):
+    """One HTTP endpoint that receives alert events as signed JSON POSTs (monitor.outputs.webhook)."""
+
+    url: Annotated[EnvStr, AfterValidator(_url_check(("http", "https")))] = Field(
+        description="Where events are POSTed, http(s)://...; ${VAR} is read from the environment at load.",
+    )
+    secret: Annotated[SecretStr, Strict(), BeforeValidator(_expand_env_field)] = Field(
+        description="Shared secret for the X-Lakeshore-Signature HMAC-SHA256 header, e.g. \"${HOOK_SECRET}\" "
+        "(at least 16 characters; never shown in logs or check-config).",
+    )
+    severities: list[Severity] | None = Field(default=None, description="Only alerts of these severities; null: all.")
+    rules: list[Word] | None = Field(default=None, description="Only alerts of these rule ids; null: all.")
+    cameras: list[CameraId] | None = Field(default=None, description="Only alerts of these cameras; null: all.")
+    events: list[OutputType] | None = Field(
+        default=None, description="Only these event types (new, update, end, verdict, escalation); null: all."
+    )
+    timeout_s: Float = Field(default=5, gt=0, le=120, description="Seconds one POST may take before it counts as failed.")
+    max_attempts: Int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Tries per event on a connection error or a 5xx/429 answer, waiting 1, 2, 4 ... s "
+        "(at most 60) between them; other 4xx answers are not retried.",
+    )
+    queue_size: Int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Events kept while the endpoint is down; beyond it the oldest are dropped and counted.",
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, v: SecretStr) -> SecretStr:
+        n = len(v.get_secret_value())
+        if n < 16:
+            raise ValueError(f"the secret has {n} characters; use at least 16 random ones")
+        return v
+
+
+class OutputsConfig(_Model):
+    """Where alert events go besides the store: an MQTT broker and any number of webhooks."""
+
+    mqtt: MqttOutputConfig | None = Field(default=None, description="The MQTT broker; null: none.")
+    webhooks: list[WebhookConfig] = Field(default_factory=list, description="Webhook endpoints, each with its filters.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mqtt is not None or bool(self.webhooks)
+
+
 class AppConfig(_Model):
     timezone: Str = Field(description="IANA time zone of the site, e.g. Asia/Shanghai; schedules use it.")
     detector: DetectorConfig
@@ -672,6 +831,7 @@ class AppConfig(_Model):
     store: StoreConfig = Field(default_factory=StoreConfig)
     cameras: dict[CameraId, CameraConfig] = Field(min_length=1)
     rules: list[RuleConfig] = Field(default_factory=list)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -828,6 +988,15 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                         f"unknown category {cat!r}; categories: {', '.join(sorted(categories))}",
                     )
                 )
+    # A webhook filter naming a camera or rule that does not exist would silently never send.
+    for i, hook in enumerate(_l(_d(data.get("outputs")).get("webhooks"))):
+        hook = _d(hook)
+        known_names: list[tuple[str, list[Any]]] = [("cameras", list(cameras)), ("rules", list(seen_ids))]
+        for key, names in known_names:
+            for j, name in enumerate(_l(hook.get(key))):
+                if isinstance(name, str) and name not in names:
+                    listing = ", ".join(map(str, names)) or "none"
+                    problems.append((("outputs", "webhooks", i, key, j), f"unknown {key[:-1]} {name!r}; {key}: {listing}"))
     return problems
 
 

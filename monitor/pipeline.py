@@ -2,7 +2,7 @@
 
     source -> (every frame) motion mask -> gate: is a detection worth it now?
            -> (when due) shared detector worker -> classify/filter -> tracker -> judge -> events
-    events -> alert sink (store rows, snapshots) ; recorder (clips by stream copy / from the file)
+    events -> alert sink (store rows, snapshots, outputs) ; recorder (clips by stream copy / from the file)
 
 Each stage lives in its own module; this one only wires them and owns the per-camera loop, so
 that `run`, `replay`, `evaluate` and the benchmarks all exercise exactly the same path.
@@ -36,6 +36,7 @@ from monitor.detector import make_detector
 from monitor.gate import Gate, RateGate, WatchedZones
 from monitor.motion import MotionDetector
 from monitor.objects import classify
+from monitor.outputs import Outputs
 from monitor.recording import (
     AlertRecorder, clip_for_interrupted, describe_recorder, make_recorder, needs_every_frame,
 )  # fmt: skip
@@ -57,6 +58,7 @@ MUTE_REFRESH_S = 5.0
 SCHEDULE_REFRESH_S = 1.0
 STATUS_EVERY_S = 2.0
 STATUS_FRAME_EVERY_S = 10.0
+OUTPUT_STATS_EVERY_S = 300.0
 
 
 @dataclass
@@ -140,6 +142,7 @@ class CameraPipeline:
         stop: threading.Event | None = None,
         replay: bool = False,
         on_frame: Callable[[Frame], None] | None = None,
+        outputs: Outputs | None = None,
     ) -> None:
         self.cfg = cfg
         self.cam = cfg.camera(camera_id)
@@ -158,7 +161,8 @@ class CameraPipeline:
         self.clock = StageClock()
         self.finished: list[AlertSummary] = []
         self.clips_dir = cfg.resolve_path(self.cam.record.dir)
-        self.status = StatusReporter(store, cfg, self.cam)
+        self.outputs = outputs
+        self.status = StatusReporter(store, cfg, self.cam, outputs)
         self.max_lag_s = 0.0  # worst lag of the run: capture (or due time) to the frame's turn
         self.source_stats: SourceStats | None = None
 
@@ -251,6 +255,7 @@ class CameraPipeline:
         sink = AlertSink(
             self.store, cam.id, self.clips_dir, self._rel, source_kind=kind,
             snapshot_quality=cam.record.snapshot_quality, zone_px=zone_px, tz=self.cfg.tz,
+            outputs=self.outputs,
         )  # fmt: skip
         longest_gone = max((r.disappear_after_s for r in self.rules if r.type == "disappear"), default=0.0)
         recorder = make_recorder(
@@ -374,9 +379,10 @@ class CameraPipeline:
 class StatusReporter:
     """The camera's row on the Cameras page: state, rates, lag, recording, and a recent frame."""
 
-    def __init__(self, store: Store, cfg: AppConfig, cam: ResolvedCamera) -> None:
+    def __init__(self, store: Store, cfg: AppConfig, cam: ResolvedCamera, outputs: Outputs | None = None) -> None:
         self.store = store
         self.cam = cam
+        self.outputs = outputs  # the camera's retained MQTT state follows its status row
         # Beside the store whose status rows point at them (data/cameras for the shipped config), so
         # that a replay into a scratch store (evaluate) never overwrites the camera page's frames.
         self.status_dir = store.path.parent / "cameras"
@@ -391,6 +397,8 @@ class StatusReporter:
         return pts_s - self._at >= STATUS_EVERY_S
 
     def set(self, state: str, **fields: Any) -> None:
+        if self.outputs:
+            self.outputs.camera_state(self.cam.id, state)
         try:
             self.store.set_camera_status(
                 self.cam.id, name=self.cam.name, state=state, warning=self.zone_warning, **fields
@@ -476,6 +484,7 @@ def replay_file(
     detectors: DetectorPool | None = None,
     clock: StageClock | None = None,
     stop: threading.Event | None = None,
+    outputs: Outputs | None = None,
 ) -> list[AlertSummary]:
     """Treat a video file as ``camera_id``'s feed; return its alerts once their clips are done."""
     own_store = store is None
@@ -497,7 +506,7 @@ def replay_file(
 
     pipe = CameraPipeline(
         cfg, camera_id, st, pool, source_spec=str(video_path), start=start, realtime=realtime,
-        replay=True, on_frame=on_frame, stop=stop,
+        replay=True, on_frame=on_frame, stop=stop, outputs=outputs,
     )  # fmt: skip
     try:
         alerts = pipe.run()
@@ -520,6 +529,7 @@ def run_cameras(
     *,
     realtime: bool = False,
     on_start: Callable[[CameraPipeline], None] | None = None,
+    outputs: Outputs | None = None,
 ) -> int:
     """Run every enabled camera in its own thread until ``stop`` or until every file ends.
 
@@ -542,18 +552,22 @@ def run_cameras(
                 failures.append(cid)
             return
         try:
-            pipe = CameraPipeline(cfg, cid, store, pool, stop=stop, realtime=realtime)
+            pipe = CameraPipeline(cfg, cid, store, pool, stop=stop, realtime=realtime, outputs=outputs)
             if on_start is not None:
                 on_start(pipe)
             pipe.run()
         except SourceError as e:
             log.error("camera %s: %s", cid, e)
             _record_failure(store, cfg, cid, str(e))
+            if outputs:
+                outputs.camera_state(cid, "error")
             with lock:
                 failures.append(cid)
         except Exception as e:  # one broken camera never stops the others
             log.exception("camera %s stopped on an unexpected error", cid)
             _record_failure(store, cfg, cid, f"{type(e).__name__}: {e}")
+            if outputs:
+                outputs.camera_state(cid, "error")
             with lock:
                 failures.append(cid)
         finally:
@@ -563,10 +577,14 @@ def run_cameras(
     for th in threads:
         th.start()
     log.info("running %d camera(s): %s", len(ids), ", ".join(ids))
+    stats_at = time.monotonic()
     try:
         for th in threads:
             while th.is_alive():
                 th.join(timeout=0.5)
+                if outputs and time.monotonic() - stats_at >= OUTPUT_STATS_EVERY_S:
+                    outputs.log_stats()  # sent, queued, dropped and failed events per target
+                    stats_at = time.monotonic()
     finally:
         pool.close()
     return len(failures)

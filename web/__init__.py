@@ -7,6 +7,7 @@ singleton, so tests build as many independent apps as they like.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from monitor.config import AppConfig, load_config
+from monitor.outputs import Outputs
 
 from . import db
 from .daycounts import DayCounts
@@ -47,7 +49,7 @@ def _utc_now() -> datetime:
 @dataclass
 class WebContext:
     """What the blueprints need from the application: the monitor's config, the failed-login
-    counts, a clock, and the statistics' running counts.
+    counts, a clock, the statistics' running counts, and the outputs verdicts go to.
 
     The clock is a plain attribute so that a test can move time forward (a mute expiring) without
     patching anything.
@@ -59,6 +61,7 @@ class WebContext:
     day_counts: DayCounts = field(init=False)
     # (period start, end, (newest alert id, newest audit id)) -> false-alarm tables; see stats.py
     verdict_cache: dict[Any, Any] = field(default_factory=dict)
+    outputs: Outputs = field(default_factory=Outputs)
 
     def __post_init__(self) -> None:
         self.day_counts = DayCounts(self.cfg.tz)
@@ -125,7 +128,10 @@ def create_app(
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_secret_key(inst)
-    app.extensions["lakeshore"] = WebContext(cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]))
+    outputs = Outputs.from_config(cfg.outputs, role="web", availability=False)
+    if outputs:
+        atexit.register(outputs.close)  # a WSGI app has no shutdown hook; a brief flush at exit
+    app.extensions["lakeshore"] = WebContext(cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]), outputs=outputs)
     # Before any blueprint adds a route: every id in a URL is range-checked by this converter.
     app.url_map.converters["id"] = IdConverter
 

@@ -21,6 +21,7 @@ from .auth import current_user, require_role
 from .export import csv_lines
 from .ids import IdError, id_arg, parse_id
 from .media import send_alert_media
+from .notify import publish_verdict
 from .verdicts import VerdictError, parse_verdict, reason_label
 from .views import local_time
 
@@ -175,7 +176,8 @@ def verdict(alert_id: int) -> BaseResponse:
         flash(f"Not saved: {e}.", "error")
         return redirect(url_for("alerts.detail", alert_id=alert_id, **query))
     store = db.get_store()
-    db.set_verdict(store, alert_id, v, {"id": current_user().id, "name": current_user().name})
+    if db.set_verdict(store, alert_id, v, {"id": current_user().id, "name": current_user().name}):
+        publish_verdict(alert_id, v, current_user().name)
     flash(f"Alert {alert_id} {v.status}.", "ok")
     target = alert_id
     if request.form.get("advance") == "1":
@@ -208,7 +210,11 @@ def bulk_dismiss() -> BaseResponse:
         flash(f"Not saved: {e}.", "error")
         return redirect(back)
     store, user = db.get_store(), current_user()
-    done = sum(db.set_verdict(store, i, v, {"id": user.id, "name": user.name}) for i in ids)
+    done = 0
+    for i in ids:
+        if db.set_verdict(store, i, v, {"id": user.id, "name": user.name}):
+            publish_verdict(i, v, user.name)
+            done += 1
     flash(f"{done} alert{'s' if done != 1 else ''} dismissed.", "ok")
     return redirect(back)
 

@@ -16,6 +16,7 @@ from . import db
 from .auth import current_user, require_role
 from .ids import id_arg
 from .media import send_alert_media
+from .notify import publish_verdict
 from .verdicts import VerdictError, parse_verdict, reason_label
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -158,7 +159,8 @@ def verdict(alert_id: int) -> tuple[Response, int] | Response:
     except VerdictError as e:
         return jsonify(error=str(e)), 400
     user = current_user()
-    db.set_verdict(db.get_store(), alert_id, v, {"id": user.id, "name": user.name})
+    if db.set_verdict(db.get_store(), alert_id, v, {"id": user.id, "name": user.name}):
+        publish_verdict(alert_id, v, user.name)
     return jsonify(alert=alert_json(db.get_alert_or_404(alert_id)))
 
 
