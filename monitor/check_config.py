@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def _outputs_lines(cfg: AppConfig) -> list[str]:
             f"{m.topic}/available; qos {m.qos}, queue {m.queue_size}"
         )
     for h in out.webhooks:
-        def only(xs: list[str] | None) -> str:
+        def only(xs: Sequence[str] | None) -> str:
             return "all" if xs is None else ", ".join(xs)
 
         lines.append(

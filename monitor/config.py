@@ -24,6 +24,7 @@ import difflib
 import os
 import logging
 import re
+import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -674,12 +675,13 @@ class EnvVarError(ConfigError, ValueError):
     """A ``${NAME}`` whose variable is not set (a ValueError, so a field validator reports it on its line)."""
 
 
-def expand_env(text: str) -> str:
+def expand_env(text: str, *, quote: bool = False) -> str:
     """``text`` with every ``${NAME}`` replaced by the environment variable NAME.
 
     Done once, when the config is loaded, for the fields that may carry secrets (output URLs and
     webhook secrets): the YAML file can then be shared and kept in version control. A missing
     variable is an error naming it, never an empty password; the value itself is never shown.
+    ``quote``: percent-encode the values (a password inside a URL may then hold '@', '/' or ':').
     """
     for name in _ENV_RE.findall(text):
         if not _ENV_NAME_RE.match(name):
@@ -691,13 +693,30 @@ def expand_env(text: str) -> str:
         name = m.group(1)
         if name not in os.environ:
             raise EnvVarError([f"environment variable {name} is not set (written as ${{{name}}}); export it first"])
-        return os.environ[name]
+        return urllib.parse.quote(os.environ[name], safe="") if quote else os.environ[name]
 
     return _ENV_RE.sub(value, text)
 
 
 def _expand_env_field(v: Any) -> Any:
     return expand_env(v) if isinstance(v, str) else v  # other types: the schema's own error
+
+
+def _expand_env_url(v: Any) -> Any:
+    """A URL with ``${VAR}``s expanded; those in its ``user:password@`` part and its query
+    percent-encoded, so that a secret with '/', '@' or '&' neither changes the URL nor escapes masking."""
+    if not isinstance(v, str):
+        return v
+    scheme, sep, rest = v.partition("://")
+    if not sep:
+        return expand_env(v)
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, host = authority.rpartition("@")
+    path, q, query = rest[len(authority):].partition("?")
+    return (
+        f"{expand_env(scheme)}://{expand_env(userinfo, quote=True)}{at}{expand_env(host)}"
+        f"{expand_env(path)}{q}{expand_env(query, quote=True)}"
+    )
 
 
 def mask_url(url: str) -> str:
@@ -736,15 +755,23 @@ def _topic_check(v: str) -> str:
     return v
 
 
-EnvStr = Annotated[Str, BeforeValidator(_expand_env_field)]
+EnvUrl = Annotated[Str, BeforeValidator(_expand_env_url)]
 OutputType = Literal["new", "update", "end", "verdict", "escalation"]
 Severity = Literal["critical", "warning", "info"]
 
 
-class MqttOutputConfig(_Model):
+class _UrlModel(_Model):
+    """A model whose ``url`` may hold a password or token: masked in its repr (a config logged by mistake)."""
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, (mask_url(value) if key == "url" and isinstance(value, str) else value)
+
+
+class MqttOutputConfig(_UrlModel):
     """Alert events to an MQTT broker, as Frigate and home automation speak it (monitor.outputs.mqtt)."""
 
-    url: Annotated[EnvStr, AfterValidator(_url_check(("mqtt", "mqtts")))] = Field(
+    url: Annotated[EnvUrl, AfterValidator(_url_check(("mqtt", "mqtts")))] = Field(
         description="Broker: mqtt://host:1883, mqtts://host:8883 (TLS with the system's CAs), with "
         "user:${MQTT_PASSWORD}@ when it asks for a login; ${VAR} is read from the environment at load.",
     )
@@ -771,10 +798,10 @@ class MqttOutputConfig(_Model):
     )
 
 
-class WebhookConfig(_Model):
+class WebhookConfig(_UrlModel):
     """One HTTP endpoint that receives alert events as signed JSON POSTs (monitor.outputs.webhook)."""
 
-    url: Annotated[EnvStr, AfterValidator(_url_check(("http", "https")))] = Field(
+    url: Annotated[EnvUrl, AfterValidator(_url_check(("http", "https")))] = Field(
         description="Where events are POSTed, http(s)://...; ${VAR} is read from the environment at load.",
     )
     secret: Annotated[SecretStr, Strict(), BeforeValidator(_expand_env_field)] = Field(

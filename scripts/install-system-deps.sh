@@ -5,6 +5,7 @@
 #    the only interpreter where `gi` imports) plays a real, killable RTSP camera.
 #  - chromium: the review page's browser tests (Playwright drives Debian's build; never
 #    `playwright install`, which downloads).
+#  - mosquitto: the MQTT broker the outputs tests start on a loopback port (never as a service).
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
@@ -17,4 +18,5 @@ apt-get install -y --no-install-recommends \
     gstreamer1.0-plugins-bad \
     gstreamer1.0-plugins-ugly \
     gstreamer1.0-libav \
-    chromium
+    chromium \
+    mosquitto

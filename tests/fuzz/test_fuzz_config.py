@@ -63,8 +63,25 @@ def real_config() -> str:
     return CONFIG.read_text(encoding="utf-8")
 
 
+# The shipped config sends alerts nowhere else; the short seed gets an outputs section (with a
+# ${VAR} that is set: HOME) so that its keys are mutated too.
+OUTPUTS = """
+outputs:
+  mqtt: {url: "mqtt://lw:${HOME}@127.0.0.1:1883", topic: lakeshore, qos: 1, queue_size: 100, keepalive_s: 30}
+  webhooks:
+    - url: "https://dispatch.example/hook?key=${HOME}"
+      secret: "fuzz-secret-0123456789"
+      severities: [critical]
+      rules: [person_on_ice]
+      cameras: [04_winter_ice]
+      events: [new, verdict]
+      timeout_s: 5
+      max_attempts: 3
+"""
+
+
 def short_config(text: str, keep: tuple[str, ...] = ("04_winter_ice", "06_boat_restricted")) -> str:
-    """``text`` without the camera blocks not in ``keep``."""
+    """``text`` without the camera blocks not in ``keep``, plus an outputs section."""
     out, skipping = [], False
     for line in text.splitlines(keepends=True):
         m = re.match(r"^  ([a-z0-9_]+):\s*$", line)
@@ -74,7 +91,7 @@ def short_config(text: str, keep: tuple[str, ...] = ("04_winter_ice", "06_boat_r
             skipping = False
         if not skipping:
             out.append(line)
-    return "".join(out)
+    return "".join(out).rstrip("\n") + "\n" + OUTPUTS
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,7 +118,8 @@ KEYS = [
     "max_clip_s", "max_buffer_mb", "snapshot_quality", "store", "url", "cameras", "name", "source", "enabled",
     "detect_fps", "start_time", "zones", "zones_resolution", "kind", "coordinates", "inertia_frames", "anchor",
     "rules", "id", "type", "min_duration_s", "disappear_after_s", "cooldown_s", "severity", "schedule",
-    "dates", "hours", "weekdays", "<<", "? [a]", "1", "null", "true", "a.b", "x y",
+    "dates", "hours", "weekdays", "outputs", "mqtt", "topic", "qos", "queue_size", "keepalive_s", "webhooks",
+    "secret", "severities", "events", "timeout_s", "max_attempts", "<<", "? [a]", "1", "null", "true", "a.b", "x y",
 ]
 KEY_LINE = re.compile(rb"^(\s*(?:- )?)([^\s:#\-][^:#]*?):(\s+(.*?))?\s*$")
 NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
