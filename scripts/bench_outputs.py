@@ -152,7 +152,7 @@ def main() -> int:
         )
     with_ms, without_ms = (statistics.median(handle_s[x]) * 1000 for x in (True, False))
     print(
-        f"  AlertSink.handle per event (store write included): with outputs p50 {on:.3f}, "
+        f"  AlertSink.handle per event (store write included): with outputs p50 {with_ms:.3f}, "
         f"without {without_ms:.3f} (same run, interleaved): x{with_ms / without_ms:.2f}; Outputs.publish itself p50 "
         f"{statistics.median(publish_s) * 1000:.3f}, p95 {pct(publish_s, 95) * 1000:.3f}"
     )
