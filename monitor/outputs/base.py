@@ -99,11 +99,15 @@ class Target:
     def pending(self) -> int:
         return 0
 
+    def can_flush(self) -> bool:
+        """Whether waiting at close can deliver anything (not while the broker is unreachable)."""
+        return True
+
     def close(self, timeout: float) -> None:
         """Try to deliver what is queued for up to ``timeout`` seconds, then stop."""
         self._closing.set()
         deadline = time.monotonic() + timeout
-        while self.pending() and time.monotonic() < deadline and self._thread.is_alive():
+        while self.pending() and self.can_flush() and time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(0.02)
         self._stop.set()
         self._thread.join(max(0.1, deadline - time.monotonic()))

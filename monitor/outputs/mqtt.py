@@ -102,6 +102,9 @@ class MqttTarget(Target):
         with self._lock:
             return len(self.box) + len(self._inflight)
 
+    def can_flush(self) -> bool:
+        return self._connected.is_set()
+
     # -- paho's network thread -------------------------------------------------------------
     def start(self) -> None:
         self.client.connect_async(self._host, self._port, keepalive=self.cfg.keepalive_s)
