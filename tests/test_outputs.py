@@ -384,3 +384,34 @@ def test_a_password_with_slash_and_at_stays_a_password(monkeypatch: pytest.Monke
     assert cfg.webhooks[0].secret.get_secret_value() == "a/b@c&d-long-enough"
     for shown in (mask_url(cfg.mqtt.url), mask_url(cfg.webhooks[0].url), repr(cfg)):
         assert "a/b" not in shown and "a%2Fb" not in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        ({"mqtt": {"url": "http://h:1883"}}, "must start with mqtt:// or mqtts://"),
+        ({"mqtt": {"url": "mqtt://:1883"}}, "has no host"),
+        ({"mqtt": {"url": "mqtt://h:99999"}}, "not a valid URL"),
+        ({"mqtt": {"url": "mqtt://h", "topic": "lake/#"}}, "wildcards"),
+        ({"mqtt": {"url": "mqtt://h", "topic": "/lake"}}, "may not start or end with '/'"),
+        ({"mqtt": {"url": "mqtt://h", "qos": 3}}, "should be 0, 1 or 2"),
+        ({"mqtt": {"url": "mqtt://h", "queue": 5}}, "unknown key 'queue'"),
+        ({"webhooks": [{"url": "https://h/x", "secret": "short"}]}, "the secret has 5 characters"),
+        ({"webhooks": [{"url": "https://h/x"}]}, "missing required key 'secret'"),
+        ({"webhooks": [{"url": "https://h/x", "secret": SECRET, "severities": ["urgent"]}]}, "critical"),
+        ({"webhooks": [{"url": "https://h/x", "secret": SECRET, "events": ["started"]}]}, "escalation"),
+        ({"webhooks": [{"url": "ftp://h/x", "secret": SECRET}]}, "must start with http:// or https://"),
+        ({"webhooks": [{"url": "https://h/x", "secret": SECRET, "max_attempts": 0}]}, "greater than or equal to 1"),
+    ],
+)
+def test_outputs_config_errors_say_what_is_allowed(section: dict[str, Any], words: str) -> None:
+    from monitor.config import validate_config
+
+    data = {
+        "timezone": "UTC", "detector": {"backend": "opencv", "model": "m"},
+        "cameras": {"cam1": {"source": "a.mp4"}}, "outputs": section,
+    }  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        validate_config(data)
+    assert words in str(err.value) and "outputs." in str(err.value), str(err.value)
+    assert SECRET not in str(err.value)
