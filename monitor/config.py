@@ -663,6 +663,51 @@ def per_category_scores(detector: DetectorConfig, objects: ObjectsConfig) -> tup
     return detector.model_copy(update={"conf": min([detector.conf, *own.values()])}), objects.model_copy(update={"filters": filters})
 
 
+class AlarmLevelConfig(_Model):
+    """How the review page alarms for an alert of one severity until an officer acknowledges it."""
+
+    sound: Bool = Field(
+        default=True,
+        description="Play this severity's tone in every open review page when such an alert arrives "
+        "(and raise a desktop notification where the browser allows one). false: the alert only appears in the list.",
+    )
+    repeat_s: Float = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Sound again every this many seconds until someone acknowledges it or gives a verdict; "
+        "0: sound once. Short is hard to miss but wearing when a colleague is already on it.",
+    )
+    escalate_s: Float = Field(
+        default=0,
+        ge=0,
+        le=86400,
+        description="Seconds after the alert started without an acknowledgement or a verdict before it "
+        "escalates: a banner on every page, a log line and an escalation event; 0: never.",
+    )
+
+
+class AlarmConfig(_Model):
+    """The alarm per severity. A severity written here replaces its defaults as a whole section, key
+    by key over the field defaults (sound true, repeat_s 0, escalate_s 0)."""
+
+    critical: AlarmLevelConfig = Field(
+        default_factory=lambda: AlarmLevelConfig(sound=True, repeat_s=30, escalate_s=60),
+        description="Default: sound, again every 30 s, escalate after 60 s.",
+    )
+    warning: AlarmLevelConfig = Field(
+        default_factory=lambda: AlarmLevelConfig(sound=True), description="Default: sound once."
+    )
+    info: AlarmLevelConfig = Field(
+        default_factory=lambda: AlarmLevelConfig(sound=False), description="Default: silent."
+    )
+
+    def level(self, severity: str) -> AlarmLevelConfig:
+        """The settings of ``severity`` (critical, warning or info)."""
+        level: AlarmLevelConfig = getattr(self, severity)
+        return level
+
+
 class AppConfig(_Model):
     timezone: Str = Field(description="IANA time zone of the site, e.g. Asia/Shanghai; schedules use it.")
     detector: DetectorConfig
@@ -672,6 +717,7 @@ class AppConfig(_Model):
     store: StoreConfig = Field(default_factory=StoreConfig)
     cameras: dict[CameraId, CameraConfig] = Field(min_length=1)
     rules: list[RuleConfig] = Field(default_factory=list)
+    alarm: AlarmConfig = Field(default_factory=AlarmConfig)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
