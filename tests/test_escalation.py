@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -174,3 +175,37 @@ def test_sha256_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     p.write_bytes(b"x" * 3_000_000)
     assert sha256_file(p) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
     assert sha256_file(tmp_path / "gone.mp4") is None and "cannot hash" in caplog.text
+
+
+def test_the_running_monitor_escalates_with_no_page_open(tmp_path: Path) -> None:
+    """run_cameras ticks the escalator while its cameras run: here a live camera that cannot connect
+    (it keeps retrying), and an alert left unacknowledged past alarm.critical.escalate_s."""
+    from monitor.pipeline import run_cameras
+    from tests.test_pipeline import FLOOR_ZONE, PERSON_ENTER, write_config
+
+    cams = f"""  pier:
+    name: pier
+    source: "rtsp://127.0.0.1:9/nobody-here"
+    zones:
+{FLOOR_ZONE}"""
+    path = write_config(tmp_path, cams, PERSON_ENTER)
+    path.write_text(path.read_text() + "alarm: {critical: {repeat_s: 1, escalate_s: 2}}\n")
+    cfg = load_config(path)
+    with Store.open(cfg.store.url, cfg.base_dir) as s:
+        due = alert(s, started=datetime.now(UTC) - timedelta(seconds=3))
+        young = alert(s, started=datetime.now(UTC) + timedelta(minutes=10))
+    got: list[int] = []
+    stop = threading.Event()
+    runner = threading.Thread(target=run_cameras, args=(cfg, stop), kwargs={"on_escalate": lambda a: got.append(a.id)})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert got == [due]
+    with Store.open(cfg.store.url, cfg.base_dir) as s:
+        row, other = s.get_alert(due), s.get_alert(young)
+    assert row is not None and row.escalated_at is not None and other is not None and other.escalated_at is None

@@ -23,6 +23,7 @@ from .verdicts import reason_label
 COLUMNS = (
     "id", "camera", "zone", "rule", "category", "label", "severity", "started_local", "ended_local",
     "score", "track_id", "source", "status", "reason", "reviewer", "reviewed_local", "note",
+    "acked_by", "acked_local", "escalated_local",
 )  # fmt: skip
 
 # A cell starting with one of these is run as a formula by spreadsheet programs (CSV injection).
@@ -55,7 +56,8 @@ def csv_lines(rows: Iterable[Mapping[str, Any]], local_time: Callable[[str | Non
                 r["id"], r["camera"], r["zone"], r["rule"], r["category"], r["label"], r["severity"],
                 local_time(r["started_at"]), local_time(r["ended_at"]), r["score"], r["track_id"],
                 r["source"], r["status"], reason_label(r["reason"]), r["reviewer"],
-                local_time(r["reviewed_at"]), r["note"],
+                local_time(r["reviewed_at"]), r["note"], r["acked_by"], local_time(r["acked_at"]),
+                local_time(r["escalated_at"]),
             )
         ])  # fmt: skip
         yield flush()

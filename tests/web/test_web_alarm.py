@@ -65,6 +65,8 @@ def test_acknowledge_from_the_page_shows_everyone_who_and_when(client, site: Sit
     assert "already acknowledged by reviewer" in auth.post(f"/alerts/{a}/ack", follow_redirects=True).get_data(as_text=True)
     listing = client.get("/alerts").get_data(as_text=True)
     assert "✓ reviewer" in listing
+    header, row = client.get("/export.csv").get_data(as_text=True).splitlines()[:2]
+    assert header.endswith(",acked_by,acked_local,escalated_local") and ",reviewer," in row
 
 
 def test_the_api_needs_the_csrf_header_from_a_browser_session(client, site: Site, auth: Auth) -> None:
