@@ -204,9 +204,12 @@ def verify_evidence(path: Path) -> list[str]:
                 problems.append(f"{name}: SHA-256 {actual} does not match {digest} in {SUMS}")
         try:
             manifest = json.loads(z.read(folder + MANIFEST))
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, RecursionError) as e:
             return [*problems, f"{MANIFEST} is missing or not JSON: {e}"]
-        for name, entry in sorted(manifest.get("files", {}).items()):
+        entries = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+            return [*problems, f"{MANIFEST} has no \"files\" object of file entries"]
+        for name, entry in sorted(entries.items()):
             if name not in listed and entry.get("sha256"):
                 problems.append(f"{name}: in {MANIFEST} but not listed in {SUMS}")
             if entry.get("sha256") and listed.get(name) not in (None, entry["sha256"]):

@@ -191,3 +191,20 @@ def test_exporting_evidence_is_audited(client, site: Site, auth: Auth, who: str)
     with site.store() as s:
         rows = s.conn.execute("SELECT actor, action FROM audit_log WHERE alert_id = ?", (a,)).fetchall()
     assert [tuple(r) for r in rows] == [(who, "export_evidence")]
+
+
+@pytest.mark.parametrize(("manifest", "sums", "expect"), [
+    (b"[1, 2]", "", "no \"files\" object"),
+    (b'{"files": {"clip.mp4": 5}}', "", "no \"files\" object"),
+    (b"{not json", "", "not JSON"),
+    (b"[" * 100_000, "", "not JSON"),
+    (b'{"files": {}}', "abc  clip.mp4\n", "cannot read the line"),
+    (b'{"files": {}}', "0" * 64 + "  gone.mp4\n", "gone.mp4: listed in SHA256SUMS but not in the package"),
+])  # fmt: skip
+def test_a_broken_package_is_a_clear_problem_not_a_traceback(tmp_path: Path, manifest: bytes, sums: str, expect: str) -> None:
+    p = tmp_path / "broken.zip"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("alert-1/manifest.json", manifest)
+        z.writestr("alert-1/SHA256SUMS", sums)
+    problems = verify_evidence(p)
+    assert problems and any(expect in x for x in problems), problems
