@@ -156,6 +156,11 @@ def test_alarm_config_defaults_and_overrides(tmp_path: Path) -> None:
     cfg = _load(tmp_path, "alarm: {critical: {repeat_s: 1, escalate_s: 2}, info: {sound: true}}\n")
     assert cfg.alarm.level("critical").model_dump() == {"sound": True, "repeat_s": 1, "escalate_s": 2}
     assert cfg.alarm.info.sound
+    from monitor.check_config import summarize
+
+    line = next(x for x in summarize(cfg, tmp_path / "config.yaml").splitlines() if x.startswith("alarm:"))
+    assert line == ("alarm: critical sounds every 1 s until acknowledged, escalates after 2 s; "
+                    "warning sounds once; info sounds once")  # fmt: skip
 
 
 @pytest.mark.parametrize(("extra", "message"), [
