@@ -20,6 +20,7 @@ from monitor.evidence import sha256_file
 from tests.web.helpers import CONFIG, PASSWORD, TEST_OUTPUT, Site, serve, site_with_media, write_config
 from tests.web.test_web_browser import replayed_alert, site_config
 from web import create_app
+from web.export import verify_evidence
 from web.users import add_user
 
 pytestmark = pytest.mark.browser
@@ -142,6 +143,12 @@ def test_a_replayed_alert_sounds_notifies_and_stops_when_acknowledged(browser: A
             assert row.snapshot_path and row.snapshot_sha256 == sha256_file(site.cfg.resolve_path(row.snapshot_path))
             assert page.locator("#evidence .evidence-match").count() == 2
             shot(page, "alarm-acknowledged.jpg", full_page=True)
+            # The evidence package the officer downloads verifies against those hashes.
+            with page.expect_download() as dl:
+                page.click("#export-evidence")
+            package = tmp_path / dl.value.suggested_filename
+            dl.value.save_as(package)
+            assert package.name == f"alert-{alert_id}-evidence.zip" and verify_evidence(package) == []
     finally:
         ctx.close()
 

@@ -280,8 +280,14 @@
     }
   }
 
+  // One poll at a time: an answer read before an acknowledgement must not land after a newer one.
+  let inFlight = false;
+  let again = false;
+
   async function poll() {
     window.clearTimeout(poll.timer);
+    if (inFlight) { again = true; return; }
+    inFlight = true;
     const url = stateUrl + (since === null ? "" : "?since=" + encodeURIComponent(since));
     try {
       const r = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
@@ -293,8 +299,10 @@
     } catch (err) {
       failure = err && err.message && err.message.indexOf("logged out") >= 0 ? err.message : "Last error: " + (err && err.message ? err.message : err) + ".";
     } finally {
+      inFlight = false;
       showConn();
-      poll.timer = window.setTimeout(poll, POLL_MS);
+      poll.timer = window.setTimeout(poll, again ? 0 : POLL_MS);
+      again = false;
     }
   }
   poll.now = function () { window.setTimeout(poll, 0); };
