@@ -84,7 +84,8 @@ def state() -> Response:
     alarms = [_item(a, names, now) for a in store.unacknowledged_alerts(loud, limit=ALARMS_MAX)]
     user = current_user()
     return jsonify(
-        now=to_db_time(now), since=top, new=new, alarms=alarms, settings=settings(cfg),
+        # An alert inserted between the two reads is in ``new`` already: never hand it out twice.
+        now=to_db_time(now), since=max([top, *(x["id"] for x in new)]), new=new, alarms=alarms, settings=settings(cfg),
         can_ack=user.can("reviewer"), ack_url=request.script_root + "/api/alerts/{id}/ack",
     )  # fmt: skip
 
