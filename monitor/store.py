@@ -520,8 +520,10 @@ class Store:
         marks = ", ".join("?" for _ in severities)
         with self._lock:
             rows = self.conn.execute(
+                # Newest first by time: the (status, started_at) index then yields them in order and
+                # the query stops at ``limit`` even over a backlog of thousands.
                 f"SELECT * FROM alerts WHERE {self._ALARMING} AND severity IN ({marks}) "
-                "ORDER BY id DESC LIMIT ?",
+                "ORDER BY started_at DESC, id DESC LIMIT ?",
                 (*severities, limit),
             ).fetchall()
         return [AlertRow.from_row(r) for r in rows]
