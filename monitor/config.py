@@ -687,20 +687,38 @@ class AlarmLevelConfig(_Model):
     )
 
 
+# What each severity does when config.yaml does not say; a severity section written there is merged
+# over these key by key, so `critical: {repeat_s: 10}` keeps escalating after 60 s.
+ALARM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "critical": {"sound": True, "repeat_s": 30, "escalate_s": 60},
+    "warning": {"sound": True, "repeat_s": 0, "escalate_s": 0},
+    "info": {"sound": False, "repeat_s": 0, "escalate_s": 0},
+}
+
+
 class AlarmConfig(_Model):
-    """The alarm per severity. A severity written here replaces its defaults as a whole section, key
-    by key over the field defaults (sound true, repeat_s 0, escalate_s 0)."""
+    """The alarm per severity (see ALARM_DEFAULTS for what an unwritten key means)."""
 
     critical: AlarmLevelConfig = Field(
-        default_factory=lambda: AlarmLevelConfig(sound=True, repeat_s=30, escalate_s=60),
+        default_factory=lambda: AlarmLevelConfig(**ALARM_DEFAULTS["critical"]),
         description="Default: sound, again every 30 s, escalate after 60 s.",
     )
     warning: AlarmLevelConfig = Field(
-        default_factory=lambda: AlarmLevelConfig(sound=True), description="Default: sound once."
+        default_factory=lambda: AlarmLevelConfig(**ALARM_DEFAULTS["warning"]), description="Default: sound once."
     )
     info: AlarmLevelConfig = Field(
-        default_factory=lambda: AlarmLevelConfig(sound=False), description="Default: silent."
+        default_factory=lambda: AlarmLevelConfig(**ALARM_DEFAULTS["info"]), description="Default: silent."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {
+            k: deep_merge(ALARM_DEFAULTS[k], v) if k in ALARM_DEFAULTS and isinstance(v, Mapping) else v
+            for k, v in data.items()
+        }
 
     def level(self, severity: str) -> AlarmLevelConfig:
         """The settings of ``severity`` (critical, warning or info)."""

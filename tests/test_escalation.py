@@ -156,6 +156,10 @@ def test_alarm_config_defaults_and_overrides(tmp_path: Path) -> None:
     cfg = _load(tmp_path, "alarm: {critical: {repeat_s: 1, escalate_s: 2}, info: {sound: true}}\n")
     assert cfg.alarm.level("critical").model_dump() == {"sound": True, "repeat_s": 1, "escalate_s": 2}
     assert cfg.alarm.info.sound
+    # What is not written keeps its severity's default: a shorter repeat still escalates after 60 s.
+    part = _load(tmp_path, "alarm: {critical: {repeat_s: 10}, warning: {escalate_s: 300}}\n").alarm
+    assert (part.critical.sound, part.critical.repeat_s, part.critical.escalate_s) == (True, 10, 60)
+    assert (part.warning.sound, part.warning.escalate_s) == (True, 300)
     from monitor.check_config import summarize
 
     line = next(x for x in summarize(cfg, tmp_path / "config.yaml").splitlines() if x.startswith("alarm:"))
@@ -168,11 +172,14 @@ def test_alarm_config_defaults_and_overrides(tmp_path: Path) -> None:
     ("alarm: {critical: {repeat_s: -1}}\n", "greater than or equal to 0"),
     ("alarm: {loud: {sound: true}}\n", "loud"),
     ("alarm: {warning: {sound: 1}}\n", "sound"),
+    ("alarm: {critical: {repeat_s: .nan}}\n", "finite"),
+    ("alarm: {critical: 5}\n", "critical"),
+    ("alarm: [critical]\n", "alarm"),
 ])  # fmt: skip
 def test_alarm_config_mistakes_are_errors_with_their_line(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(ConfigError) as e:
         _load(tmp_path, extra)
-    assert message in str(e.value) and "config.yaml:5: alarm." in str(e.value)
+    assert message in str(e.value) and "config.yaml:5: alarm" in str(e.value)
 
 
 def test_sha256_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
