@@ -248,7 +248,6 @@
     fill($("alarm-bar"), waiting, data, "Alarm: " + waiting.length + " alert(s) waiting for an officer to acknowledge");
     alarming = escalated.length + waiting.length;
     root.dataset.alarming = String(alarming);
-    document.body.classList.toggle("alarm-escalated", escalated.length > 0);
     setTitle(alarming);
   }
 
@@ -271,7 +270,6 @@
     if (!lost) return;
     lost.hidden = !isLost;
     root.dataset.connection = isLost ? "lost" : "ok";
-    document.body.classList.toggle("conn-lost", !!isLost);
     if (isLost) {
       lost.textContent = "CONNECTION TO THE SERVER LOST" +
         (lastOk ? " since " + clock(lastOk) + " (" + Math.round(quiet / 1000) + " s ago)" : "") +
