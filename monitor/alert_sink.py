@@ -20,6 +20,7 @@ import numpy as np
 
 from monitor.alerts import AlertEvent, AlertKey
 from monitor.outputs import EventType, OutputEvent, Outputs
+from monitor.evidence import sha256_file
 from monitor.recorder import write_snapshot
 from monitor.sources import Frame
 from monitor.store import AlertRow, Store
@@ -117,7 +118,8 @@ class AlertSink:
             changes: dict[str, Any] = {"score": entry.row.score}
             snap = self._snapshot(entry.name, ev, frame)
             if snap is not None:
-                changes["snapshot_path"] = entry.row.snapshot_path = snap
+                changes.update(snap)
+                entry.row.snapshot_path = snap["snapshot_path"]
             self.store.update_alert(alert_id, **changes)
             self._publish("update", alert_id, entry.row)
         elif ev.kind == "end":
@@ -141,8 +143,8 @@ class AlertSink:
         recorder.begin(str(alert_id), ev.since_offset_s, name)
         snap = self._snapshot(name, ev, frame)
         if snap is not None:
-            self.store.update_alert(alert_id, snapshot_path=snap)
-            row.snapshot_path = snap
+            self.store.update_alert(alert_id, **snap)
+            row.snapshot_path = snap["snapshot_path"]
         self._alerts[alert_id] = _Entry(ev.key, row, float(ev.score), name)
         self._open[ev.key] = alert_id
         self._publish("new", alert_id, row)
@@ -152,7 +154,8 @@ class AlertSink:
             ev.t.astimezone(self.tz).isoformat(timespec="seconds"),
         )  # fmt: skip
 
-    def _snapshot(self, name: str, ev: AlertEvent, frame: Frame | None) -> str | None:
+    def _snapshot(self, name: str, ev: AlertEvent, frame: Frame | None) -> dict[str, str | None] | None:
+        """Write the snapshot; the row changes that link it, with its hash taken as it was written."""
         if frame is None:
             return None
         label = f"{ev.label} {ev.score:.2f} #{ev.track_id}"
@@ -160,14 +163,15 @@ class AlertSink:
             self.clips_dir / f"{name}.jpg", frame.image, ev.box, label,
             self.zone_px.get(ev.zone), ev.zone, quality=self.snapshot_quality,
         )  # fmt: skip
-        return str(self._rel(path))
+        return {"snapshot_path": str(self._rel(path)), "snapshot_sha256": sha256_file(path)}
 
     def clips_done(self, done: list[tuple[str, Path]]) -> None:
         """Link completed clips to their rows; an alert whose clip is linked leaves the registry."""
         for key, path in done:
             alert_id = int(key)
             rel = str(self._rel(path))
-            self.store.update_alert(alert_id, clip_path=rel)
+            # The hash of the clip as completed: evidence that it was not changed later.
+            self.store.update_alert(alert_id, clip_path=rel, clip_sha256=sha256_file(path))
             entry = self._alerts.get(alert_id)
             if entry is None:
                 continue
@@ -181,12 +185,7 @@ class AlertSink:
     def _publish(self, kind: EventType, alert_id: int, row: AlertRow) -> None:
         if not self.outputs:
             return
-        self.outputs.publish(OutputEvent(
-            type=kind, alert_id=alert_id, camera=row.camera, rule=row.rule, severity=row.severity,
-            zone=row.zone, label=row.label, category=row.category, track_id=row.track_id,
-            score=row.score, started_at=row.started_at, ended_at=row.ended_at, clip=row.clip_path,
-            snapshot=row.snapshot_path,
-        ))  # fmt: skip
+        self.outputs.publish(OutputEvent.of_alert(kind, alert_id, row))
 
     def close(self) -> None:
         """After the recorder closed: alerts whose clip never came (ffmpeg failed) are still reported."""

@@ -132,6 +132,14 @@ def _outputs_lines(cfg: AppConfig) -> list[str]:
     return lines
 
 
+def _alarm_text(cfg: AppConfig, severity: str) -> str:
+    a = cfg.alarm.level(severity)
+    parts = [("sounds" + (f" every {a.repeat_s:g} s until acknowledged" if a.repeat_s else " once")) if a.sound else "silent"]
+    if a.escalate_s:
+        parts.append(f"escalates after {a.escalate_s:g} s")
+    return f"{severity} {', '.join(parts)}"
+
+
 def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
     local_now = (now or datetime.now(cfg.tz)).astimezone(cfg.tz)
     today = local_now.date()
@@ -144,6 +152,7 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         f"min score: {_min_scores(cfg)}",
         f"store: {cfg.store.url}; clips: {cfg.record.dir} "
         f"(pre {cfg.record.pre_capture_s:g} s, post {cfg.record.post_capture_s:g} s, max {cfg.record.max_clip_s:g} s)",
+        "alarm: " + "; ".join(_alarm_text(cfg, s) for s in ("critical", "warning", "info")),
     ]
     for cid in cfg.cameras:
         cam = cfg.camera(cid)

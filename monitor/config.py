@@ -849,6 +849,69 @@ class OutputsConfig(_Model):
         return self.mqtt is not None or bool(self.webhooks)
 
 
+class AlarmLevelConfig(_Model):
+    """How the review page alarms for an alert of one severity until an officer acknowledges it."""
+
+    sound: Bool = Field(
+        default=True,
+        description="Play this severity's tone in every open review page when such an alert arrives "
+        "(and raise a desktop notification where the browser allows one). false: the alert only appears in the list.",
+    )
+    repeat_s: Float = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Sound again every this many seconds until someone acknowledges it or gives a verdict; "
+        "0: sound once. Short is hard to miss but wearing when a colleague is already on it.",
+    )
+    escalate_s: Float = Field(
+        default=0,
+        ge=0,
+        le=86400,
+        description="Seconds after the alert started without an acknowledgement or a verdict before it "
+        "escalates: a banner on every page, a log line and an escalation event; 0: never.",
+    )
+
+
+# What each severity does when config.yaml does not say; a severity section written there is merged
+# over these key by key, so `critical: {repeat_s: 10}` keeps escalating after 60 s.
+ALARM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "critical": {"sound": True, "repeat_s": 30, "escalate_s": 60},
+    "warning": {"sound": True, "repeat_s": 0, "escalate_s": 0},
+    "info": {"sound": False, "repeat_s": 0, "escalate_s": 0},
+}
+
+
+class AlarmConfig(_Model):
+    """The alarm per severity (see ALARM_DEFAULTS for what an unwritten key means)."""
+
+    critical: AlarmLevelConfig = Field(
+        default_factory=lambda: AlarmLevelConfig(**ALARM_DEFAULTS["critical"]),
+        description="Default: sound, again every 30 s, escalate after 60 s.",
+    )
+    warning: AlarmLevelConfig = Field(
+        default_factory=lambda: AlarmLevelConfig(**ALARM_DEFAULTS["warning"]), description="Default: sound once."
+    )
+    info: AlarmLevelConfig = Field(
+        default_factory=lambda: AlarmLevelConfig(**ALARM_DEFAULTS["info"]), description="Default: silent."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {
+            k: deep_merge(ALARM_DEFAULTS[k], v) if k in ALARM_DEFAULTS and isinstance(v, Mapping) else v
+            for k, v in data.items()
+        }
+
+    def level(self, severity: str) -> AlarmLevelConfig:
+        """The settings of ``severity`` (critical, warning or info)."""
+        level: AlarmLevelConfig = getattr(self, severity)
+        return level
+
+
 class AppConfig(_Model):
     timezone: Str = Field(description="IANA time zone of the site, e.g. Asia/Shanghai; schedules use it.")
     detector: DetectorConfig
@@ -859,6 +922,7 @@ class AppConfig(_Model):
     cameras: dict[CameraId, CameraConfig] = Field(min_length=1)
     rules: list[RuleConfig] = Field(default_factory=list)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    alarm: AlarmConfig = Field(default_factory=AlarmConfig)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

@@ -33,10 +33,11 @@ from monitor.alert_sink import AlertSink, AlertSummary
 from monitor.config import AppConfig, ResolvedCamera
 from monitor.detect_worker import DetectorWorker
 from monitor.detector import make_detector
+from monitor.escalation import TICK_S, Escalator
 from monitor.gate import Gate, RateGate, WatchedZones
 from monitor.motion import MotionDetector
 from monitor.objects import classify
-from monitor.outputs import Outputs
+from monitor.outputs import OutputEvent, Outputs
 from monitor.recording import (
     AlertRecorder, clip_for_interrupted, describe_recorder, make_recorder, needs_every_frame,
 )  # fmt: skip
@@ -45,7 +46,7 @@ from monitor.rules import CameraJudge, MuteSet
 from monitor.sources import (
     FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
 )  # fmt: skip
-from monitor.store import AlertRow, Store, StoreError
+from monitor.store import SEVERITIES, AlertRow, Store, StoreError
 from monitor.tracking import Tracker
 from monitor.zones import camera_polygons, zones_outside_frame
 
@@ -530,6 +531,7 @@ def run_cameras(
     realtime: bool = False,
     on_start: Callable[[CameraPipeline], None] | None = None,
     outputs: Outputs | None = None,
+    on_escalate: Callable[[AlertRow], None] | None = None,
 ) -> int:
     """Run every enabled camera in its own thread until ``stop`` or until every file ends.
 
@@ -537,6 +539,8 @@ def run_cameras(
     a crash in a stage) is logged and recorded in its status; the others keep running. ``realtime``
     paces video files at their frame rate, as if they were cameras. Returns the number of cameras
     that failed; ``on_start`` (the benchmarks) is handed each camera's pipeline before it runs.
+    While the cameras run, this thread escalates unacknowledged alerts about once a second
+    (monitor/escalation.py) and hands each escalated alert to ``on_escalate``.
     """
     ids = camera_ids or [cid for cid in cfg.cameras if cfg.camera(cid).enabled]
     pool = DetectorPool(cfg.resolve_path("models"))
@@ -577,17 +581,53 @@ def run_cameras(
     for th in threads:
         th.start()
     log.info("running %d camera(s): %s", len(ids), ", ".join(ids))
-    stats_at = time.monotonic()
+    escalator = _escalator(cfg, _escalation_hook(outputs, on_escalate))
+    next_tick = stats_at = time.monotonic()
     try:
         for th in threads:
             while th.is_alive():
-                th.join(timeout=0.5)
-                if outputs and time.monotonic() - stats_at >= OUTPUT_STATS_EVERY_S:
+                th.join(timeout=0.25)
+                now = time.monotonic()
+                if escalator is not None and now >= next_tick:
+                    next_tick = now + TICK_S
+                    try:
+                        escalator.tick()
+                    except Exception:  # a locked or broken store: the cameras go on, and so do the ticks
+                        log.exception("escalation check failed")
+                if outputs and now - stats_at >= OUTPUT_STATS_EVERY_S:
                     outputs.log_stats()  # sent, queued, dropped and failed events per target
-                    stats_at = time.monotonic()
+                    stats_at = now
     finally:
         pool.close()
+        if escalator is not None:
+            escalator.store.close()
     return len(failures)
+
+
+def _escalation_hook(
+    outputs: Outputs | None, on_escalate: Callable[[AlertRow], None] | None
+) -> Callable[[AlertRow], None] | None:
+    """An escalated alert goes to the configured outputs (MQTT, webhooks), then to ``on_escalate``."""
+    if not outputs and on_escalate is None:
+        return None
+
+    def hook(row: AlertRow) -> None:
+        if outputs and row.id is not None:
+            outputs.publish(OutputEvent.of_alert("escalation", row.id, row))
+        if on_escalate is not None:
+            on_escalate(row)
+
+    return hook
+
+
+def _escalator(cfg: AppConfig, on_escalate: Callable[[AlertRow], None] | None) -> Escalator | None:
+    if all(cfg.alarm.level(s).escalate_s <= 0 for s in SEVERITIES):
+        return None
+    try:
+        return Escalator(open_store(cfg), cfg.alarm, on_escalate)
+    except StoreError as e:
+        log.error("no escalation of unacknowledged alerts: %s", e)
+        return None
 
 
 def _record_failure(store: Store, cfg: AppConfig, camera_id: str, message: str) -> None:

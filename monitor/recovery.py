@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.evidence import sha256_file
 from monitor.media import MediaError, ffmpeg_exe, probe
 from monitor.store import AlertRow, Store, from_db_time
 
@@ -195,7 +196,8 @@ def recover_camera(
         if row.clip_path is None:
             _recover_clip(store, row, clips_dir / name, base_dir, rec)
         if row.snapshot_path is None and (clips_dir / f"{name}.jpg").is_file():
-            store.update_alert(row.id, snapshot_path=_rel(clips_dir / f"{name}.jpg", base_dir))
+            snap = clips_dir / f"{name}.jpg"
+            store.update_alert(row.id, snapshot_path=_rel(snap, base_dir), snapshot_sha256=sha256_file(snap))
             rec.snapshots_linked.append(row.id)
         if row.ended_at is None:
             closed = _close_interrupted(store, row, status)
@@ -280,7 +282,7 @@ def _recover_clip(store: Store, row: AlertRow, base: Path, base_dir: Path, rec: 
             log.warning("alert %d: its unfinished clip %s cannot be saved (%s); removed", row.id, part.name, why)
             _remove(part, rec)
     if final.is_file() and _playable(final) is None:
-        store.update_alert(row.id, clip_path=_rel(final, base_dir))
+        store.update_alert(row.id, clip_path=_rel(final, base_dir), clip_sha256=sha256_file(final))
         rec.clips_linked.append(row.id)
 
 
@@ -358,7 +360,7 @@ def _cut_missing_clip(store: Store, row: AlertRow, name: str, cut: ClipCutter, b
         log.warning("alert %d: no clip could be cut for it after the crash: %s", row.id, exc)
         return
     if clip is not None:
-        store.update_alert(row.id, clip_path=_rel(clip, base_dir))
+        store.update_alert(row.id, clip_path=_rel(clip, base_dir), clip_sha256=sha256_file(clip))
         rec.clips_cut.append(row.id)
 
 

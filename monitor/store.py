@@ -168,6 +168,16 @@ MIGRATIONS: list[list[str]] = [
         # and a camera's standing warning (pixel zones that do not fit its frame).
         "ALTER TABLE camera_status ADD COLUMN warning TEXT",
     ],
+    # 6: the control room: an officer's acknowledgement ("I am handling it", separate from the
+    # verdict), when an unacknowledged alert was escalated, and the SHA-256 of the clip and the
+    # snapshot taken when each was completed (evidence).
+    [
+        "ALTER TABLE alerts ADD COLUMN acked_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN acked_by TEXT",
+        "ALTER TABLE alerts ADD COLUMN escalated_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN clip_sha256 TEXT",
+        "ALTER TABLE alerts ADD COLUMN snapshot_sha256 TEXT",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -215,6 +225,11 @@ class AlertRow:
     note: str | None = None
     reviewed_at: datetime | None = None
     interrupted: bool = False
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    escalated_at: datetime | None = None
+    clip_sha256: str | None = None
+    snapshot_sha256: str | None = None
     id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -222,7 +237,7 @@ class AlertRow:
     def from_row(cls, row: Mapping[str, Any]) -> AlertRow:
         names = {f.name for f in fields(cls)} - {"extra"}
         kw = {k: row[k] for k in row.keys() if k in names}
-        for k in ("started_at", "ended_at", "reviewed_at"):
+        for k in ("started_at", "ended_at", "reviewed_at", "acked_at", "escalated_at"):
             kw[k] = from_db_time(kw.get(k))
         if "interrupted" in kw:
             kw["interrupted"] = bool(kw["interrupted"])
@@ -362,6 +377,7 @@ class Store:
         "camera", "rule", "category", "label", "zone", "severity", "started_at", "ended_at",
         "start_offset_s", "end_offset_s", "track_id", "score", "clip_path", "snapshot_path",
         "source", "status", "reviewer", "reason", "note", "reviewed_at", "interrupted",
+        "acked_at", "acked_by", "escalated_at", "clip_sha256", "snapshot_sha256",
     )  # fmt: skip
     # An officer's work on an alert: a verdict, a note, or any entry in its audit trail.
     _REVIEWED = (
@@ -469,6 +485,50 @@ class Store:
                 c.execute(f"DELETE FROM alerts WHERE id IN ({gone_marks})", gone)
         return [AlertRow.from_row(r) for r in rows]
 
+    # -- control room ----------------------------------------------------------------------------
+    # Acknowledgement ("I am handling it", separate from the verdict) and escalation of alerts that
+    # nobody acknowledged in time. An alert alarms while it has neither an acknowledgement nor a verdict.
+    _ALARMING = "status = 'new' AND acked_at IS NULL"
+
+    def acknowledge_alert(self, alert_id: int, username: str) -> bool:
+        """Mark the alert acknowledged by ``username`` unless someone already did; True when this
+        call set it. One conditional UPDATE, so two officers clicking at once cannot both win."""
+        now = now_db()
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE alerts SET acked_at = ?, acked_by = ?, updated_at = ? WHERE id = ? AND acked_at IS NULL",
+                (now, username, now, alert_id),
+            )
+        return cur.rowcount == 1
+
+    def alerts_to_escalate(self, severity: str, opened_before: datetime) -> list[AlertRow]:
+        """Alerts of ``severity`` started before ``opened_before`` with no acknowledgement, no
+        verdict and no escalation yet, oldest first."""
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT * FROM alerts WHERE {self._ALARMING} AND escalated_at IS NULL "
+                "AND severity = ? AND started_at < ? ORDER BY started_at, id",
+                (severity, to_db_time(opened_before)),
+            ).fetchall()
+        return [AlertRow.from_row(r) for r in rows]
+
+    def unacknowledged_alerts(self, severities: list[str], limit: int = 100) -> list[AlertRow]:
+        """The alerts still alarming (no acknowledgement, no verdict) of these severities, newest first:
+        what every open page sounds and shows in its alarm bar."""
+        if not severities:
+            return []
+        marks = ", ".join("?" for _ in severities)
+        with self._lock:
+            rows = self.conn.execute(
+                # Newest first by time: the (status, started_at) index then yields them in order and
+                # the query stops at ``limit`` even over a backlog of thousands.
+                f"SELECT * FROM alerts WHERE {self._ALARMING} AND severity IN ({marks}) "
+                "ORDER BY started_at DESC, id DESC LIMIT ?",
+                (*severities, limit),
+            ).fetchall()
+        return [AlertRow.from_row(r) for r in rows]
+
+    # -- end of control room ----------------------------------------------------------------------
     def camera_status(self, camera: str) -> dict[str, Any] | None:
         with self._lock:
             row = self.conn.execute("SELECT * FROM camera_status WHERE camera = ?", (camera,)).fetchone()

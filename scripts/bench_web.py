@@ -133,6 +133,9 @@ def main() -> int:
             ("alert detail", f"/alerts/{mid}", {}),
             ("alert detail, filtered", f"/alerts/{mid}?camera=pier&status=new", {}),
             ("live poll", f"/alerts/poll?since={top}", {}),
+            # Every open page asks this once a second; a fifth of the alerts here are still unreviewed
+            # (all of them alarm), far more than a control room would let pile up.
+            ("alarm poll", f"/alarm/state?since={top}", {}),
             ("stats, 30 days", "/stats?days=30", {}),
             ("stats, 365 days by zone", "/stats?days=365&by=zone", {}),
             ("API list, 100", "/api/alerts", api),

@@ -135,7 +135,7 @@ def create_app(
     # Before any blueprint adds a route: every id in a URL is range-checked by this converter.
     app.url_map.converters["id"] = IdConverter
 
-    from . import alerts, api, audit, auth, cameras, stats, views
+    from . import alarm, alerts, api, audit, auth, cameras, stats, views
 
     # The login guard first: a request without a login gets 401/redirect, before the CSRF check.
     auth.install_guard(app)
@@ -148,6 +148,7 @@ def create_app(
     app.register_blueprint(stats.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(alarm.bp)
     # The API authenticates by token, not by cookie, so a cross-site form cannot ride on it; a
     # browser session calling it is checked for the CSRF header in the API itself.
     csrf.exempt(api.bp)

@@ -95,7 +95,8 @@ def present_rows(alerts: list[dict[str, Any]], query: dict[str, str]) -> list[di
             "camera_name": names.get(a["camera"], a["camera"]), "started_at": a["started_at"],
             "time": local.strftime("%H:%M:%S"), "day": day, "severity": a["severity"],
             "status": a["status"], "reason": reason_label(a["reason"]), "seen": a.get("seen", False),
-            "interrupted": bool(a.get("interrupted")),
+            "interrupted": bool(a.get("interrupted")), "acked_by": a.get("acked_by"),
+            "acked_time": local_time(a["acked_at"], "%H:%M:%S") if a.get("acked_at") else None,
         })  # fmt: skip
     return out
 

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from . import db
+from .alarm import acknowledge as record_acknowledgement
 from .auth import current_user, require_role
 from .ids import id_arg
 from .media import send_alert_media
@@ -38,6 +39,8 @@ def alert_json(a: dict[str, Any]) -> dict[str, Any]:
         "score": a["score"], "track_id": a["track_id"], "source": a["source"],
         "status": a["status"], "reason": a["reason"], "reason_label": reason_label(a["reason"]),
         "note": a["note"], "reviewer": a["reviewer"], "reviewed_at": a["reviewed_at"],
+        "acked_by": a["acked_by"], "acked_at": a["acked_at"], "escalated_at": a["escalated_at"],
+        "clip_sha256": a["clip_sha256"], "snapshot_sha256": a["snapshot_sha256"],
         "clip_url": url_for("api.clip", alert_id=a["id"]) if a["clip_path"] else None,
         "snapshot_url": url_for("api.snapshot", alert_id=a["id"]) if a["snapshot_path"] else None,
         "page_url": url_for("alerts.detail", alert_id=a["id"]),
@@ -162,6 +165,18 @@ def verdict(alert_id: int) -> tuple[Response, int] | Response:
     if db.set_verdict(db.get_store(), alert_id, v, {"id": user.id, "name": user.name}):
         publish_verdict(alert_id, v, user.name)
     return jsonify(alert=alert_json(db.get_alert_or_404(alert_id)))
+
+
+@bp.route("/alerts/<id:alert_id>/ack", methods=["POST"])
+@require_role("reviewer")
+def acknowledge(alert_id: int) -> Response:
+    """"I am handling it": ``acknowledged`` is false when someone else had already (``alert`` says who)."""
+    if not g.by_token:
+        csrf: CSRFProtect = current_app.extensions["csrf"]
+        csrf.protect()
+    db.get_alert_or_404(alert_id)
+    done = record_acknowledgement(db.get_store(), alert_id, current_user().name)
+    return jsonify(acknowledged=done, alert=alert_json(db.get_alert_or_404(alert_id)))
 
 
 @bp.route("/alerts/<id:alert_id>/clip")

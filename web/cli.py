@@ -6,6 +6,7 @@
     python -m web users token NAME [--label TEXT]     (prints a new API token once)
     python -m web users revoke-tokens NAME
     python -m web init-secret                        (instance/secret_key, mode 0600; idempotent)
+    python -m web verify-evidence FILE.zip           (an exported evidence package: exit 0 when it verifies)
 
 Every command takes ``--config PATH`` (default ``config.yaml``): users live in the same store as the
 alerts that config names.
@@ -26,6 +27,7 @@ from monitor.store import ROLES, Store, StoreError, now_db
 
 from . import DEFAULT_CONFIG, SECRET_FILE, LoginLimitError, SecretKeyError, create_app, default_instance_path
 from . import users as u
+from .export import verify_evidence
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=argparse.SUPPRESS)
 
     s = sub.add_parser("init-secret", help="create instance/secret_key if it is missing")
+    _config_arg(s, top=False)
+
+    s = sub.add_parser("verify-evidence", help="check an evidence package's files against its hashes")
+    s.add_argument("zip", type=Path, help="the alert-N-evidence.zip the alert page exported")
     _config_arg(s, top=False)
 
     users = sub.add_parser("users", help="manage accounts (there is no sign-up page)")
@@ -142,6 +148,17 @@ def _users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(path: Path) -> int:
+    problems = verify_evidence(path)
+    for p in problems:
+        print(f"FAILED {p}")
+    if problems:
+        print(f"{path}: does NOT verify ({len(problems)} problem(s))", file=sys.stderr)
+        return 1
+    print(f"{path}: OK: every file matches its SHA-256, and the clip and snapshot the hashes recorded when written")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -152,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "users":
             return _users(args)
+        if args.cmd == "verify-evidence":
+            return _verify(args.zip)
         app = create_app(args.config)
     except (ConfigError, StoreError, SecretKeyError, LoginLimitError, u.UserError) as e:
         print(f"error: {e}", file=sys.stderr)

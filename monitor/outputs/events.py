@@ -55,6 +55,20 @@ class OutputEvent:
     at: datetime = field(default_factory=_now)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
+    @classmethod
+    def of_alert(cls, kind: EventType, alert_id: int, row: Any, **extra: Any) -> OutputEvent:
+        """The event for one stored alert; ``row`` is a typed row or a mapping of its columns."""
+
+        def get(name: str) -> Any:
+            return row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
+
+        return cls(
+            type=kind, alert_id=alert_id, camera=get("camera"), rule=get("rule"), severity=get("severity"),
+            zone=get("zone") or "", label=get("label") or "", category=get("category") or "",
+            track_id=get("track_id"), score=get("score"), started_at=get("started_at"),
+            ended_at=get("ended_at"), clip=get("clip_path"), snapshot=get("snapshot_path"), **extra,
+        )  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -27,6 +27,7 @@ ROUTES = [
     ("GET", "/cameras/pier/frame"), ("POST", "/cameras/mutes"), ("POST", "/cameras/mutes/1/cancel"),
     ("GET", "/stats"), ("GET", "/audit"), ("POST", "/logout"), ("GET", "/api/alerts"), ("GET", "/api/alerts/1"),
     ("POST", "/api/alerts/1/verdict"), ("GET", "/api/alerts/1/clip"), ("GET", "/api/alerts/1/snapshot"),
+    ("GET", "/alarm/state"), ("POST", "/alerts/1/ack"), ("GET", "/alerts/1/evidence.zip"), ("POST", "/api/alerts/1/ack"),
 ]  # fmt: skip
 
 
@@ -269,6 +270,9 @@ ACTIONS = [
     ("POST", "/alerts/{id}/verdict", {"verdict": "confirm"}, "reviewer"),
     ("POST", "/alerts/bulk-dismiss", {"ids": "{id}", "reason": "drill"}, "reviewer"),
     ("POST", "/cameras/mutes", {"camera": "pier", "target": "zone:water", "minutes": "60", "reason": "divers"}, "admin"),
+    ("GET", "/alarm/state", None, "viewer"),
+    ("GET", "/alerts/{id}/evidence.zip", None, "viewer"),
+    ("POST", "/alerts/{id}/ack", {}, "reviewer"),
 ]  # fmt: skip
 
 
@@ -290,9 +294,13 @@ def test_each_role_does_exactly_what_it_may(
     else:
         assert resp.status_code == 403
     with site.store() as s:
-        changed = s.get_alert(alert_id).status != "new"  # type: ignore[union-attr]
+        row = s.get_alert(alert_id)
+        assert row is not None
+        changed = row.status != "new"
+        acked = row.acked_by is not None
         muted = bool(s.active_mutes("pier", datetime.now(UTC)))
-    assert changed == (allowed and "alerts" in url and method == "POST")
+    assert changed == (allowed and "alerts" in url and method == "POST" and not url.endswith("/ack"))
+    assert acked == (allowed and url.endswith("/ack"))
     assert muted == (allowed and "mutes" in url)
 
 

@@ -19,6 +19,7 @@
         el.classList.toggle("zero", n === 0);
       }
     }
+    if (document.documentElement.dataset.alarmTitle) return; // alarm.js owns the title while it alarms
     document.title = document.title.replace(/^\(\d+\) /, "");
     if (n > 0) document.title = "(" + n + ") " + document.title;
   }
