@@ -23,7 +23,6 @@ from monitor.config import (
     load_config,
     mask_url,
     per_category_scores,
-    redact_source,
 )
 from monitor.schedule import describe, in_season
 from monitor.zones import is_fractional
@@ -159,12 +158,12 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         state = "" if cam.enabled else " [disabled]"
         lines.append(f"camera {cid} ({cam.name}){state}")
         start = f", start_time {cam.start_time.isoformat()}" if cam.start_time else ""
-        lines.append(f"  source: {redact_source(cam.source)}, detect_fps {cam.detect_fps:g}{start}")
+        lines.append(f"  source: {mask_url(cam.source)}, detect_fps {cam.detect_fps:g}{start}")
         overrides = _overrides(cfg, cid)
         if overrides:
             lines.append(f"  overrides: {', '.join(overrides)}")
         if cam.detect_source:
-            lines.append(f"  detect_source: {redact_source(cam.detect_source)} (analysed; source is only recorded)")
+            lines.append(f"  detect_source: {mask_url(cam.detect_source)} (analysed; source is only recorded)")
         lines.append(f"  {_gating_line(cam)}")
         if not cam.zones:
             lines.append("  zones: none")

@@ -11,7 +11,7 @@ Why these choices:
 - Validation is pure: it never opens a camera, a model or the database. Whether the model really
   has the class names a category lists can only be known at run time, so it is not checked here.
 - Secrets stay out: ``${VAR}`` in a source is kept as written and expanded by the source module
-  when the stream is opened; ``redact_source`` hides passwords in anything shown to people. The
+  when the stream is opened; ``mask_url`` hides passwords in anything shown to people. The
   ``outputs`` URLs and webhook secrets are expanded at load (``expand_env``: a missing variable is
   an error on its line); ``mask_url`` and ``SecretStr`` keep them out of logs and check-config.
 - Global ``detector``, ``objects``, ``record`` and ``motion`` sections are defaults; a camera may
@@ -1174,8 +1174,3 @@ def load_config(path: Path) -> AppConfig:
         return model
     raise ConfigError(format_errors(path, issues, lines))
 
-
-def redact_source(source: str) -> str:
-    """A source safe to show: the password in ``scheme://user:pass@host`` and ``password=`` query values hidden."""
-    out = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/@:]*):([^/]*)@", r"\1\2:***@", source)
-    return re.sub(r"(?i)([?&](?:password|passwd|pass|pwd)=)[^&]*", r"\1***", out)

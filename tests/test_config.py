@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.check_config import check_config
-from monitor.config import ConfigError, MotionConfig, UnknownCameraError, config_warnings, load_config, redact_source
+from monitor.config import ConfigError, MotionConfig, UnknownCameraError, config_warnings, load_config, mask_url
 from monitor.config_yaml import MAX_CONFIG_BYTES
 from monitor.schedule import in_season
 
@@ -390,13 +390,13 @@ def test_rules_for(tmp_path: Path, change: tuple[str | None, str | None], expect
     [
         ("rtsp://watch:${PIER_PASS}@10.0.0.7/stream1", "rtsp://watch:***@10.0.0.7/stream1"),
         ("rtsp://admin:hunter2@cam.local:554/h264", "rtsp://admin:***@cam.local:554/h264"),
-        ("http://cam/video.mjpg?user=a&password=s3cret&x=1", "http://cam/video.mjpg?user=a&password=***&x=1"),
+        ("http://cam/video.mjpg?user=a&password=s3cret&x=1", "http://cam/video.mjpg?user=***&password=***&x=***"),
         ("rtsp://10.0.0.7/stream1", "rtsp://10.0.0.7/stream1"),
         ("sample_videos/east_beach.mp4", "sample_videos/east_beach.mp4"),
     ],
 )
-def test_redact_source(source: str, shown: str) -> None:
-    assert redact_source(source) == shown
+def test_mask_url_on_sources(source: str, shown: str) -> None:
+    assert mask_url(source) == shown
 
 
 def test_check_config_summary(tmp_path: Path) -> None:
