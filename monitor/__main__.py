@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if unknown:
             print(f"error: unknown camera(s) {unknown}; the config has {sorted(cfg.cameras)}", file=sys.stderr)
             return 2
-    failed = run_cameras(cfg, stop, args.camera)
+    failed = run_cameras(cfg, stop, args.camera, config_path=Path(args.config))
     from monitor.store import Store
 
     with Store.open(cfg.store.url, cfg.base_dir) as store:
