@@ -55,6 +55,7 @@ class WebContext:
 
     cfg: AppConfig
     login_throttle: LoginThrottle
+    config_path: Path | None = None  # the file zones are saved into (web/zone_edit.py)
     clock: Callable[[], datetime] = field(default=_utc_now)
     day_counts: DayCounts = field(init=False)
     # (period start, end, (newest alert id, newest audit id)) -> false-alarm tables; see stats.py
@@ -125,11 +126,11 @@ def create_app(
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_secret_key(inst)
-    app.extensions["lakeshore"] = WebContext(cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]))
+    app.extensions["lakeshore"] = WebContext(cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]), config_path=path)
     # Before any blueprint adds a route: every id in a URL is range-checked by this converter.
     app.url_map.converters["id"] = IdConverter
 
-    from . import alerts, api, audit, auth, cameras, stats, views
+    from . import alerts, api, audit, auth, cameras, live, recordings, stats, views, zone_edit
 
     # The login guard first: a request without a login gets 401/redirect, before the CSRF check.
     auth.install_guard(app)
@@ -142,6 +143,9 @@ def create_app(
     app.register_blueprint(stats.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(recordings.bp)
+    app.register_blueprint(zone_edit.bp)
     # The API authenticates by token, not by cookie, so a cross-site form cannot ride on it; a
     # browser session calling it is checked for the CSRF header in the API itself.
     csrf.exempt(api.bp)
