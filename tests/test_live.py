@@ -9,6 +9,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_watcher_reloads_a_valid_change_once_and_ignores_an_invalid_one(tmp_path
     assert changed and restart == ["detector"]
 
 
-def _dets(boxes: list[list[float]], ids: list[int]) -> sv.Detections:
+def _dets(boxes: Any, ids: list[int]) -> sv.Detections:
     d = sv.Detections(xyxy=np.array(boxes, dtype=np.float32), confidence=np.full(len(boxes), 0.9, np.float32),
                       tracker_id=np.array(ids))  # fmt: skip
     d.data["category"] = np.array(["person"] * len(boxes))
@@ -164,7 +165,7 @@ def test_live_frames_only_while_someone_watches(tmp_path: Path) -> None:
     import cv2
 
     jpg = cv2.imread(str(tmp_path / "live" / "beach.jpg"))
-    assert jpg.shape[:2] == (360, 640)
+    assert jpg is not None and jpg.shape[:2] == (360, 640)
     assert meta["width"] == 1280 and meta["tracks"][0]["zones"] == ["water"]
     assert meta["tracks"][0]["anchor"] == [round(630 / 1280, 4), round(400 / 720, 4)]
     # The viewer left: after WANT_S nothing more is written.

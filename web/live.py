@@ -25,7 +25,7 @@ from monitor.store import from_db_time
 from monitor.zones import zone_points
 
 from . import db, media
-from .cameras import LIVE_STATES, STALE_AFTER
+from .cameras import STALE_AFTER
 from .zones import DEFAULT_SIZE, frame_size_from_config
 
 log = logging.getLogger(__name__)
@@ -80,17 +80,22 @@ def zones_in_fractions(camera_id: str, size: tuple[int, int] | None) -> list[dic
 
 
 def camera_state(status: dict[str, Any] | None, now: Any) -> str:
-    """running, reconnecting or down, as an officer reads it (or what the monitor said otherwise)."""
+    """running, reconnecting or down, as an officer reads it (else what the monitor said: ended, stopped).
+
+    Down: the monitor said error, or a camera it says is running has not had a frame (or the
+    monitor has not written its status, which it does every 2 s) for over a minute.
+    """
     if status is None:
         return "no status"
     state = str(status["state"])
-    last = from_db_time(status["last_frame_at"])
-    if state in LIVE_STATES and (last is None or now - last > STALE_AFTER) and state != "connecting":
-        return "down"
-    if state in ("error",):
+    if state == "error":
         return "down"
     if state == "connecting":
         return "reconnecting"
+    if state == "running":
+        times = [from_db_time(status.get("last_frame_at")), from_db_time(status.get("updated_at"))]
+        if any(t is not None and now - t > STALE_AFTER for t in times):
+            return "down"
     return state
 
 

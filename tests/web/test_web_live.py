@@ -8,6 +8,7 @@ import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import imageio_ffmpeg
 
@@ -20,7 +21,7 @@ from tests.web.helpers import Auth, Site
 NEW_WATER = [[0.1, 0.5], [0.9, 0.5], [0.9, 0.95], [0.1, 0.95]]
 
 
-def save(auth: Auth, camera: str, zones: list[dict[str, object]], base: str | None = None) -> tuple[int, dict]:
+def save(auth: Auth, camera: str, zones: Any, base: str | None = None) -> tuple[int, Any]:
     body = {"zones": zones, "base": base}
     r = auth.client.post(f"/cameras/{camera}/zones", data=json.dumps(body), content_type="application/json",
                          headers={"X-CSRFToken": auth.csrf(), "Accept": "application/json"})  # fmt: skip
@@ -74,8 +75,9 @@ def test_a_bad_polygon_gets_check_configs_error_text_and_changes_nothing(auth: A
     assert body["errors"] == [line.replace(str(copy), str(site.config_path)) for line in expected.splitlines()]
     assert "cameras.pier.zones.water.coordinates: a polygon needs at least 3 points, got 2" in body["errors"][0]
     # A body of the wrong shape: a clear 400, never a traceback.
-    for junk in ([], {"zones": "x"}, {"zones": [{"name": "", "kind": "w", "coordinates": []}]},
-                 {"zones": [{"name": "a", "kind": "w", "coordinates": [[1, "x"]]}]}):  # fmt: skip
+    junks: list[Any] = [[], {"zones": "x"}, {"zones": [{"name": "", "kind": "w", "coordinates": []}]},
+              {"zones": [{"name": "a", "kind": "w", "coordinates": [[1, "x"]]}]}]  # fmt: skip
+    for junk in junks:
         r = auth.client.post("/cameras/pier/zones", data=json.dumps(junk), content_type="application/json",
                              headers={"X-CSRFToken": auth.csrf()})  # fmt: skip
         assert r.status_code == 400 and r.get_json()["errors"], junk

@@ -107,15 +107,20 @@
     img.addEventListener("error", function () { tile.classList.remove("has-picture"); });
   });
 
+  // Times in the lake's time zone (the page's), whatever the officer's PC is set to.
+  function clock(t) {
+    try { return new Date(t).toLocaleTimeString([], { timeZone: wall.dataset.tz }); } catch (e) { return new Date(t).toLocaleTimeString(); }
+  }
+
   function showState(tile, s) {
     var el = tile.querySelector(".live-state");
-    el.textContent = s.state + (s.live ? "" : " · last frame");
+    el.textContent = s.state + (s.live || !tile.classList.contains("has-picture") ? "" : " · last frame");
     el.className = "state live-state state-" + s.state.replace(/[^a-z]+/g, "-");
     tile.classList.toggle("critical", !!s.critical);
     tile.classList.toggle("down", s.state === "down");
     tile.title = s.last_error ? "Last error: " + s.last_error : "";
     var age = tile.querySelector(".live-age");
-    age.textContent = s.at ? " " + new Date(s.at).toLocaleTimeString() : "";
+    age.textContent = s.at ? " " + clock(s.at) : "";
   }
 
   function tick() {
@@ -140,11 +145,11 @@
           var s = state[tile.dataset.camera];
           if (s) { showState(tile, s); redraw(tile); }
         });
-        heard.textContent = "updated " + new Date().toLocaleTimeString();
+        heard.textContent = "updated " + clock(Date.now());
         heard.classList.remove("error-text");
       })
       .catch(function (e) {
-        heard.textContent = "no answer from the server (" + e.message + ") since " + new Date().toLocaleTimeString();
+        heard.textContent = "no answer from the server (" + e.message + ") at " + clock(Date.now());
         heard.classList.add("error-text");
       });
   }
