@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 import supervision as sv
@@ -115,11 +117,17 @@ def test_judge_takes_over_a_moved_zone_and_keeps_its_open_alerts(tmp_path: Path)
 
 @pytest.mark.skipif(not (DEMO / "best.onnx").is_file() or not SAMPLE.is_file(), reason="demo model or sample clip absent")
 def test_running_camera_takes_over_a_zone_saved_mid_way(tmp_path: Path) -> None:
-    """A real replay of the sample where a bather walks into the water at ~15 s: the water zone is
-    first drawn far from them (no alert), and config.yaml is rewritten at 5 s; the running camera
-    takes it over at its next frame and alerts when the bather enters."""
+    """A real replay of the sample where a bather walks into the water at ~15 s (cut from 9 s, so at
+    ~6 s here): the water zone is first drawn far from them (no alert), and config.yaml is rewritten
+    at 1 s; the running camera takes it over at its next frame and alerts when the bather enters."""
     path = tmp_path / "config.yaml"
-    write(path, config_text(FAR_CORNER))
+    cut = tmp_path / "beach.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-ss", "9", "-i", str(SAMPLE), "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", str(cut)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    write(path, config_text(FAR_CORNER).replace(str(SAMPLE), str(cut)).replace("14:00:00", "14:00:09"))
     cfg = load_config(path)
     watcher = ConfigWatcher(path)
     store = Store.open(cfg.store.url, cfg.base_dir)
@@ -128,10 +136,10 @@ def test_running_camera_takes_over_a_zone_saved_mid_way(tmp_path: Path) -> None:
 
     def on_frame(frame: object) -> None:
         pts = getattr(frame, "pts_s")
-        if pts >= 21.0:
-            pipe.stop.set()  # the bather is in the water from ~15 s to the end: no need to play on
-        if pts >= 5.0 and not reloaded:
-            write(path, config_text(WATER))
+        if pts >= 12.0:
+            pipe.stop.set()  # the bather stays in the water to the end: no need to play on
+        if pts >= 1.0 and not reloaded:
+            write(path, config_text(WATER).replace(str(SAMPLE), str(cut)).replace("14:00:00", "14:00:09"))
             new = watcher.poll()
             assert new is not None
             pipe.offer_config(new)
@@ -143,9 +151,9 @@ def test_running_camera_takes_over_a_zone_saved_mid_way(tmp_path: Path) -> None:
     finally:
         pool.close()
         store.close()
-    assert reloaded, "the replay never reached 5 s"
+    assert reloaded, "the replay never reached 1 s"
     assert [(a.rule, a.zone) for a in alerts] == [("person_in_water", "water")]
-    assert 14.0 <= alerts[0].start_s <= 19.0, alerts[0]
+    assert 5.0 <= alerts[0].start_s <= 10.5, alerts[0]
     assert pipe.cam.zones["water"].coordinates[1] == (1.0, 0.2861)
 
 
