@@ -39,7 +39,7 @@ def decode_frames(video: Path, n: int) -> tuple[list[np.ndarray], float, float]:
     """(frames, CPU seconds per decoded frame, fps)."""
     cap = cv2.VideoCapture(str(video))
     fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
-    frames = []
+    frames: list[np.ndarray] = []
     t0 = time.process_time()
     while len(frames) < n:
         ok, f = cap.read()

@@ -5,6 +5,7 @@ the audit entry, and recording windows cut from real segments."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,10 +123,12 @@ def _segments(folder: Path, start: datetime, count: int) -> None:
         t = start + timedelta(seconds=4 * i)
         subprocess.run(
             [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-             f"testsrc=size=320x180:rate=10:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
+             "testsrc=size=320x180:rate=10:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
              "-g", "10", "-pix_fmt", "yuv420p", "-f", "mpegts", str(folder / t.strftime(SEGMENT_PATTERN))],
             check=True, timeout=60,
         )  # fmt: skip
+        end = (t + timedelta(seconds=4)).timestamp()  # finished then, as the recorder's would be
+        os.utime(folder / t.strftime(SEGMENT_PATTERN), (end, end))
 
 
 def test_recordings_window_is_cut_or_explained(auth: Auth, site: Site) -> None:
@@ -143,7 +146,8 @@ def test_recordings_window_is_cut_or_explained(auth: Auth, site: Site) -> None:
     assert "attachment" in export.headers["Content-Disposition"]
     away = (local - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S")
     page = auth.client.get(f"/recordings?camera=pier&at={away}&duration=60").get_data(as_text=True)
-    assert "No recording of North pier covers" in page and local.strftime("%Y-%m-%d %H:%M:%S") in page
+    assert "No recording of North pier covers" in page
+    assert f"{local:%Y-%m-%d %H:%M:%S} – {local + timedelta(seconds=12):%H:%M:%S}" in page  # the window that exists
     assert auth.client.get(f"/recordings/clip?camera=pier&at={away}&duration=60").status_code == 404
     for bad in ("camera=pier&at=yesterday", "camera=pier&at=2026-07-15T12:00&duration=7", "camera=x&at=2026-07-15T12:00"):
         assert auth.client.get(f"/recordings/clip?{bad}").status_code == 400, bad

@@ -10,6 +10,7 @@ to test-output/ (the README's pictures in docs/ are taken from them).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -184,6 +185,8 @@ def test_recordings_window_plays(page: Any, tmp_path: Path) -> None:
              str(folder / (start + timedelta(seconds=4 * i)).strftime(SEGMENT_PATTERN))],
             check=True, timeout=60,
         )  # fmt: skip
+        end = (start + timedelta(seconds=4 * (i + 1))).timestamp()  # finished then, as the recorder's would be
+        os.utime(folder / (start + timedelta(seconds=4 * i)).strftime(SEGMENT_PATTERN), (end, end))
     app = create_app(config_path, {"SECRET_KEY": "x" * 64}, instance_path=tmp_path / "instance")
     with serve(app) as base:
         page.goto(f"{base}/recordings?camera=pier")
