@@ -68,7 +68,7 @@ HOSTILE_STRINGS = [
 ]  # fmt: skip
 QUERY_KEYS = [
     *AlertFilter.KEYS, "since", "before", "page", "limit", "offset", "days", "by", "actor", "action", "next",
-    "ids", "since[]", "", "at", "duration", "download", "cameras",
+    "ids", "since[]", "",
 ]  # fmt: skip
 # Hostile JSON values for one field of a body.
 HOSTILE_JSON: list[Any] = [
