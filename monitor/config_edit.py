@@ -122,7 +122,11 @@ def save_zones(
             "reload the page and make the change again"
         ])  # fmt: skip
     text = apply_zones(raw.decode("utf-8-sig"), camera_id, zones)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".saving", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".saving", dir=path.parent)
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot write beside it ({e.strerror or e}); the review page needs write "
+                           "access to the config file's folder to save zones"]) from None  # fmt: skip
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -135,6 +139,8 @@ def save_zones(
             raise ConfigError([m.replace(str(tmp), str(path)) for m in e.errors]) from None
         os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
+    except OSError as e:
+        raise ConfigError([f"{path}: could not be saved ({e.strerror or e}); it is unchanged"]) from None
     finally:
         tmp.unlink(missing_ok=True)
 

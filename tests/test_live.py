@@ -183,3 +183,24 @@ def test_live_frames_only_while_someone_watches(tmp_path: Path) -> None:
     os.utime(tmp_path / "live" / "beach.want", (old, old))
     now[0] += 5.0
     assert not live.offer(image, 7.0, "t3")
+
+
+def test_write_back_changes_only_the_zone_lines_of_the_shipped_config(tmp_path: Path) -> None:
+    from monitor.check_config import check_config
+    from monitor.config_edit import ZoneEdit, apply_zones, save_zones
+
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    cfg = load_config(REPO / "config.yaml")
+    cid = next(iter(cfg.cameras))
+    same = [ZoneEdit(n, z.kind, z.coordinates) for n, z in cfg.cameras[cid].zones.items()]
+    assert apply_zones(text, cid, same) == text  # nothing changed: not one byte differs
+    moved = [ZoneEdit(z.name, z.kind, [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9]]) if i == 0 else z for i, z in enumerate(same)]
+    new = apply_zones(text, cid, moved)
+    changed = [(a, b) for a, b in zip(text.splitlines(), new.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1 and changed[0][1].strip() == "coordinates: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9]]"
+    # Saved into a copy beside its samples: valid, and check-config agrees.
+    copy = tmp_path / "config.yaml"
+    copy.write_text(text.replace("sample_videos/", f"{REPO}/sample_videos/"), encoding="utf-8")
+    after, before_zones, after_zones = save_zones(copy, cid, moved)
+    assert after.cameras[cid].zones[moved[0].name].coordinates[0] == (0.1, 0.5)
+    assert before_zones != after_zones and check_config(copy)[0] == 0

@@ -114,6 +114,8 @@ def test_wall_state_asks_the_monitor_for_frames_and_flags_critical_alerts(auth: 
     assert frame.status_code == 200 and frame.data == site.snapshot.read_bytes()
     assert auth.client.get("/live/bay/frame.jpg").status_code == 404  # no picture from it yet
     assert auth.client.get("/live/nope").status_code == 404
+    big = auth.client.get("/live/pier").get_data(as_text=True)
+    assert "Recent alerts" in big and "person in water" in big
 
 
 def _segments(folder: Path, start: datetime, count: int) -> None:
