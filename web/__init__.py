@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -94,6 +96,28 @@ def read_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _follow_config(app: Flask, path: Path) -> None:
+    """Pages show the config file as it is now: a valid change (zones saved from the editor, or an
+    edit by hand) is taken over at the next request, at most one look at the file a second; an
+    invalid file is logged and the page keeps the configuration it has, as the monitor does."""
+    from monitor.config_watch import ConfigWatcher
+
+    watcher = ConfigWatcher(path)
+    lock = threading.Lock()
+    looked = [0.0]
+
+    @app.before_request
+    def follow() -> None:
+        now = time.monotonic()
+        if now - looked[0] < 1.0:
+            return
+        with lock:
+            looked[0] = now
+            new = watcher.poll()
+        if new is not None:
+            app.extensions["lakeshore"].cfg = new
+
+
 def create_app(
     config_path: Path | str | None = None,
     test_config: Mapping[str, Any] | None = None,
@@ -127,6 +151,7 @@ def create_app(
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_secret_key(inst)
     app.extensions["lakeshore"] = WebContext(cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]), config_path=path)
+    _follow_config(app, path)
     # Before any blueprint adds a route: every id in a URL is range-checked by this converter.
     app.url_map.converters["id"] = IdConverter
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from monitor.config import ConfigError
+from monitor.config import ConfigError, load_config
 from monitor.config_edit import MAX_ZONES, StaleConfigError, ZoneEdit, digest, save_zones
 
 from . import db
@@ -95,16 +95,22 @@ def _live_size(camera_id: str) -> tuple[int, int] | None:
 @bp.route("/cameras/<camera_id>/zones")
 @require_role("admin")
 def editor(camera_id: str) -> str:
+    path = _config_path()
+    # The zones as the file has them now (someone may have edited it by hand since this page last
+    # read it), with the digest of those very bytes: a save is refused if the file changes again.
+    base = digest(path.read_bytes())
+    try:
+        _ctx().cfg = load_config(path)
+    except ConfigError as e:
+        abort(409, description=f"{path.name} is not valid now, so zones cannot be edited here; fix it first: {e}")
     cfg = _ctx().cfg
     if camera_id not in cfg.cameras:
         abort(404, description=f"There is no camera {camera_id!r} in the config.")
     zones = zones_in_fractions(camera_id, _live_size(camera_id))
     cam = cfg.camera(camera_id)
     kinds = sorted(set(KINDS) | {z.kind for c in cfg.cameras.values() for z in c.zones.values()})
-    path = _config_path()
     return render_template(
-        "zone_editor.html", camera=cam, zones=zones, kinds=kinds, base=digest(path.read_bytes()),
-        config_name=path.name,
+        "zone_editor.html", camera=cam, zones=zones, kinds=kinds, base=base, config_name=path.name,
     )  # fmt: skip
 
 

@@ -104,7 +104,11 @@
       tile.dataset.frames = String((parseInt(tile.dataset.frames || "0", 10) || 0) + 1);
       redraw(tile);
     });
-    img.addEventListener("error", function () { tile.classList.remove("has-picture"); });
+    img.addEventListener("load", function () { delete img.dataset.retryAt; });
+    img.addEventListener("error", function () {
+      tile.classList.remove("has-picture");
+      img.dataset.retryAt = String(Date.now() + 5000);
+    });
   });
 
   // Times in the lake's time zone (the page's), whatever the officer's PC is set to.
@@ -128,6 +132,8 @@
     tiles.forEach(function (tile) {
       // The picture is asked for only when the last one has arrived: a slow link never queues.
       var img = tile.querySelector("img");
+      // No picture yet (the camera is down, or the monitor is not running): ask every 5 s, not twice a second.
+      if (img.dataset.retryAt && Date.now() < Number(img.dataset.retryAt)) { return; }
       if (!img.dataset.busy) {
         img.dataset.busy = "1";
         var done = function () { delete img.dataset.busy; };
