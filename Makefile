@@ -51,6 +51,7 @@ bench: setup
 	$(PY) scripts/bench_monitor.py
 	$(PY) scripts/bench_web.py
 	$(PY) scripts/bench_outputs.py
+	$(PY) scripts/bench_live.py
 
 # How many live 720p cameras this box keeps in real time (~25 min; needs `make system-deps`).
 bench-capacity: setup

@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.outputs import Outputs
 
     with Outputs.from_config(cfg.outputs, role="monitor") as outputs:
-        failed = run_cameras(cfg, stop, args.camera, outputs=outputs)
+        failed = run_cameras(cfg, stop, args.camera, outputs=outputs, config_path=Path(args.config))
     from monitor.store import Store
 
     with Store.open(cfg.store.url, cfg.base_dir) as store:

@@ -16,6 +16,7 @@ queueing more work than the box can do.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -35,6 +36,7 @@ from monitor.detect_worker import DetectorWorker
 from monitor.detector import make_detector
 from monitor.escalation import TICK_S, Escalator
 from monitor.gate import Gate, RateGate, WatchedZones
+from monitor.live import LiveWriter, live_dir
 from monitor.motion import MotionDetector
 from monitor.objects import classify
 from monitor.outputs import OutputEvent, Outputs
@@ -166,6 +168,13 @@ class CameraPipeline:
         self.status = StatusReporter(store, cfg, self.cam, outputs)
         self.max_lag_s = 0.0  # worst lag of the run: capture (or due time) to the frame's turn
         self.source_stats: SourceStats | None = None
+        self.live = LiveWriter(live_dir(cfg), self.cam)  # the live wall's picture, while someone watches
+        self._new_cfg: AppConfig | None = None  # a reloaded config.yaml, taken over at the next frame
+
+    def offer_config(self, cfg: AppConfig) -> None:
+        """Hand over a changed, valid configuration (from another thread); the loop takes over its
+        zones and rules before its next frame."""
+        self._new_cfg = cfg
 
     # -- helpers ---------------------------------------------------------------------------
     def _resolve(self, spec: str) -> str:
@@ -280,6 +289,7 @@ class CameraPipeline:
             nonlocal tick, mutes, mutes_at
             classified = classify(dets, cam.objects, src.size)
             tracked = tracker.update(classified, frame.pts_s)
+            self.live.observe(tracked, frame.pts_s)
             tick = self.clock.add("track", tick)
             if frame.pts_s - mutes_at >= MUTE_REFRESH_S:
                 mutes, mutes_at = self._mutes(t), frame.pts_s
@@ -297,6 +307,11 @@ class CameraPipeline:
                     break
                 # A live camera is decoded on its reader thread: the wait here is idle time.
                 tick = time.perf_counter() if src.is_live else self.clock.add("decode", tick)
+                if self._new_cfg is not None:
+                    new_cfg, self._new_cfg = self._new_cfg, None
+                    reload_t = last_t or self._frame_time(frame, src)
+                    for ev in self._reload(new_cfg, judge, gate, sink, src.size, reload_t, frame.pts_s):
+                        sink.handle(ev, frame, recorder)
                 self.clock.frames += 1
                 t = self._frame_time(frame, src)
                 last_t, last_pts = t, frame.pts_s
@@ -337,6 +352,7 @@ class CameraPipeline:
                 tick = self.clock.add("record", tick)
                 if self.on_frame is not None:
                     self.on_frame(frame)
+                self.live.offer(frame.image, frame.pts_s, t.isoformat(timespec="milliseconds"))
                 if self.status.due(frame.pts_s):
                     self.status.report(src, recorder, gate, self.clock, frame)
                     tick = time.perf_counter()
@@ -355,6 +371,33 @@ class CameraPipeline:
             sink.close()
             self.finished = sink.finished
             self.status.report(src, recorder, gate, self.clock, None, "ended" if not src.is_live else "stopped")
+
+    def _reload(
+        self, cfg: AppConfig, judge: CameraJudge, gate: Gate, sink: AlertSink, size: tuple[int, int],
+        t: datetime, pts_s: float,
+    ) -> list[Any]:  # fmt: skip
+        """Take over a reloaded config's zones and rules for this camera, at a frame boundary."""
+        from monitor.config_watch import reload_scope
+
+        changed, restart = reload_scope(self.cfg, cfg, self.cam.id)
+        if restart:
+            log.warning("camera %s: %s changed in the config; that takes effect at the next restart",
+                        self.cam.id, ", ".join(restart))  # fmt: skip
+        if not changed:
+            return []
+        cam = self.cam = dataclasses.replace(self.cam, zones=cfg.camera(self.cam.id).zones,
+                                             zones_resolution=cfg.camera(self.cam.id).zones_resolution)  # fmt: skip
+        self.rules = cfg.rules_for(cam.id)
+        self.cfg = cfg
+        events = judge.reconfigure(cam, self.rules, t, pts_s)
+        gate.zones = WatchedZones(cam, self.rules, size, cam.motion.zone_margin)
+        gate.zones.at(t.astimezone(cfg.tz))
+        sink.zone_px = camera_polygons(cam, size)
+        self.live.set_camera(cam)
+        self.status.zone_warning = zones_outside_frame(cam, size)
+        log.info("camera %s: zones and rules reloaded (%s; rules %s)", cam.id, ", ".join(cam.zones) or "no zones",
+                 ", ".join(r.id for r in self.rules) or "none")  # fmt: skip
+        return events
 
     def _gate(self, src: FrameSource) -> Gate:
         cam = self.cam
@@ -532,6 +575,7 @@ def run_cameras(
     on_start: Callable[[CameraPipeline], None] | None = None,
     outputs: Outputs | None = None,
     on_escalate: Callable[[AlertRow], None] | None = None,
+    config_path: Path | None = None,
 ) -> int:
     """Run every enabled camera in its own thread until ``stop`` or until every file ends.
 
@@ -541,11 +585,14 @@ def run_cameras(
     that failed; ``on_start`` (the benchmarks) is handed each camera's pipeline before it runs.
     While the cameras run, this thread escalates unacknowledged alerts about once a second
     (monitor/escalation.py) and hands each escalated alert to ``on_escalate``.
+    With ``config_path`` the file is watched: a valid change of zones or rules is taken over by the
+    running cameras (see ``monitor.config_watch``).
     """
     ids = camera_ids or [cid for cid in cfg.cameras if cfg.camera(cid).enabled]
     pool = DetectorPool(cfg.resolve_path("models"))
     failures: list[str] = []
     lock = threading.Lock()
+    pipes: list[CameraPipeline] = []
 
     def worker(cid: str) -> None:
         try:
@@ -557,6 +604,8 @@ def run_cameras(
             return
         try:
             pipe = CameraPipeline(cfg, cid, store, pool, stop=stop, realtime=realtime, outputs=outputs)
+            with lock:
+                pipes.append(pipe)
             if on_start is not None:
                 on_start(pipe)
             pipe.run()
@@ -581,6 +630,9 @@ def run_cameras(
     for th in threads:
         th.start()
     log.info("running %d camera(s): %s", len(ids), ", ".join(ids))
+    if config_path is not None:
+        threading.Thread(target=_watch_config, args=(Path(config_path), stop, pipes, lock, threads),
+                         name="config-watch", daemon=True).start()  # fmt: skip
     escalator = _escalator(cfg, _escalation_hook(outputs, on_escalate))
     next_tick = stats_at = time.monotonic()
     try:
@@ -628,6 +680,25 @@ def _escalator(cfg: AppConfig, on_escalate: Callable[[AlertRow], None] | None) -
     except StoreError as e:
         log.error("no escalation of unacknowledged alerts: %s", e)
         return None
+
+
+def _watch_config(
+    path: Path, stop: threading.Event, pipes: list[CameraPipeline], lock: threading.Lock,
+    threads: list[threading.Thread],
+) -> None:  # fmt: skip
+    from monitor.config_watch import POLL_S, ConfigWatcher
+
+    watcher = ConfigWatcher(path)
+    while not stop.wait(POLL_S) and any(th.is_alive() for th in threads):
+        try:
+            new = watcher.poll()
+        except Exception:  # the watch must never take the cameras down
+            log.exception("watching %s failed", path)
+            continue
+        if new is not None:
+            with lock:
+                for pipe in pipes:
+                    pipe.offer_config(new)
 
 
 def _record_failure(store: Store, cfg: AppConfig, camera_id: str, message: str) -> None:

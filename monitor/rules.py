@@ -203,6 +203,45 @@ class CameraJudge:
         self._alias.clear()
         return events
 
+    # ---- hot reload (config.yaml edited while the camera runs) --------------------------------
+    def reconfigure(
+        self, camera: ResolvedCamera, rules: list[RuleConfig], t: datetime, offset_s: float
+    ) -> list[AlertEvent]:
+        """Take over new zones and rules between two steps, keeping tracks, open alerts and cooldowns.
+
+        A zone whose polygon, anchor or inertia changed is judged afresh (every track's presence in
+        it starts out, and is debounced again), as is a new zone; an unchanged zone keeps its state.
+        Open alerts of a rule that no longer applies here end now (the events are returned); the
+        others run on and end when their object leaves the rule's new zones.
+        """
+        old_zones, old_resolution = dict(self.camera.zones), self.camera.zones_resolution
+        kept = (self._tracks, self._alias, self._book, self._step_index, self._in_force)
+        ending = [key for key in self._book.open_keys() if key[1] not in {r.id for r in rules}]
+        cooldown = {r.id: r.cooldown_s for r in self._rules}
+        self.__init__(camera, rules, self.tz, self.frame_wh, self._lost_after_s)  # type: ignore[misc]
+        self._tracks, self._alias, self._book, self._step_index, self._in_force = kept
+        events = [self._book.end(key, t, offset_s, cooldown[key[1]]) for key in ending]
+        # A rule that is still configured but no longer reaches any zone of this camera ends too.
+        events += [
+            self._book.end(key, t, offset_s, cooldown[key[1]])
+            for key in self._book.open_keys()
+            if key[1] not in self._rule_zones
+        ]
+
+        def same(name: str) -> bool:
+            return old_zones.get(name) == camera.zones.get(name) and old_resolution == camera.zones_resolution
+
+        for track in self._tracks.values():
+            track.presence = {
+                name: track.presence[name] if same(name) and name in track.presence else Presence()
+                for name in self._zone_names
+            }
+            track.zones_in_last_seen = frozenset(n for n in track.zones_in_last_seen if same(n))
+            for rid in [r for r in track.rule_since if r not in self._rule_zones]:
+                track.rule_since.pop(rid, None)
+                track.rule_best.pop(rid, None)
+        return events
+
     # ---- internals -----------------------------------------------------------------------------
     def _observe(self, dets: sv.Detections, offset_s: float) -> None:
         """Update every track's presence from this step's detections (and count missing steps)."""

@@ -602,3 +602,17 @@ class Store:
         with self._lock:
             rows = self.conn.execute("SELECT * FROM camera_status ORDER BY camera").fetchall()
         return [dict(r) for r in rows]
+
+    # -- live wall ------------------------------------------------------------------------------
+    # live wall: what the wall of cameras asks the store, in one block.
+    def cameras_with_open_critical(self, since: datetime) -> set[str]:
+        """Cameras with a critical alert raised since ``since`` (the row's creation: a replayed file's
+        alerts carry the file's own times) that nobody has judged yet, or that is still going on (no
+        end): the wall draws a red frame around them."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT DISTINCT camera FROM alerts WHERE severity = 'critical' AND created_at >= ? "
+                "AND (status = 'new' OR ended_at IS NULL)",
+                (to_db_time(since),),
+            ).fetchall()
+        return {r[0] for r in rows}

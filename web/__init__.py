@@ -10,6 +10,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +59,7 @@ class WebContext:
 
     cfg: AppConfig
     login_throttle: LoginThrottle
+    config_path: Path | None = None  # the file zones are saved into (web/zone_edit.py)
     clock: Callable[[], datetime] = field(default=_utc_now)
     day_counts: DayCounts = field(init=False)
     # (period start, end, (newest alert id, newest audit id)) -> false-alarm tables; see stats.py
@@ -96,6 +99,28 @@ def read_secret_key(instance_path: Path) -> str:
     return key
 
 
+def _follow_config(app: Flask, path: Path) -> None:
+    """Pages show the config file as it is now: a valid change (zones saved from the editor, or an
+    edit by hand) is taken over at the next request, at most one look at the file a second; an
+    invalid file is logged and the page keeps the configuration it has, as the monitor does."""
+    from monitor.config_watch import ConfigWatcher
+
+    watcher = ConfigWatcher(path)
+    lock = threading.Lock()
+    looked = [0.0]
+
+    @app.before_request
+    def follow() -> None:
+        now = time.monotonic()
+        if now - looked[0] < 1.0:
+            return
+        with lock:
+            looked[0] = now
+            new = watcher.poll()
+        if new is not None:
+            app.extensions["lakeshore"].cfg = new
+
+
 def create_app(
     config_path: Path | str | None = None,
     test_config: Mapping[str, Any] | None = None,
@@ -131,11 +156,14 @@ def create_app(
     outputs = Outputs.from_config(cfg.outputs, role="web", availability=False)
     if outputs:
         atexit.register(outputs.close)  # a WSGI app has no shutdown hook; a brief flush at exit
-    app.extensions["lakeshore"] = WebContext(cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]), outputs=outputs)
+    app.extensions["lakeshore"] = WebContext(
+        cfg, LoginThrottle(app.config[throttle.CONFIG_KEY]), outputs=outputs, config_path=path
+    )
+    _follow_config(app, path)
     # Before any blueprint adds a route: every id in a URL is range-checked by this converter.
     app.url_map.converters["id"] = IdConverter
 
-    from . import alarm, alerts, api, audit, auth, cameras, stats, views
+    from . import alarm, alerts, api, audit, auth, cameras, live, recordings, stats, views, zone_edit
 
     # The login guard first: a request without a login gets 401/redirect, before the CSRF check.
     auth.install_guard(app)
@@ -149,6 +177,9 @@ def create_app(
     app.register_blueprint(audit.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(alarm.bp)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(recordings.bp)
+    app.register_blueprint(zone_edit.bp)
     # The API authenticates by token, not by cookie, so a cross-site form cannot ride on it; a
     # browser session calling it is checked for the CSRF header in the API itself.
     csrf.exempt(api.bp)

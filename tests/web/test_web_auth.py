@@ -28,6 +28,9 @@ ROUTES = [
     ("GET", "/stats"), ("GET", "/audit"), ("POST", "/logout"), ("GET", "/api/alerts"), ("GET", "/api/alerts/1"),
     ("POST", "/api/alerts/1/verdict"), ("GET", "/api/alerts/1/clip"), ("GET", "/api/alerts/1/snapshot"),
     ("GET", "/alarm/state"), ("POST", "/alerts/1/ack"), ("GET", "/alerts/1/evidence.zip"), ("POST", "/api/alerts/1/ack"),
+    ("GET", "/live"), ("GET", "/live/pier"), ("GET", "/live/state.json"), ("GET", "/live/pier/frame.jpg"),
+    ("GET", "/cameras/pier/zones"), ("POST", "/cameras/pier/zones"), ("GET", "/recordings"),
+    ("GET", "/recordings/clip?camera=pier&at=2026-07-15T12:00&duration=30"),
 ]  # fmt: skip
 
 
