@@ -111,8 +111,8 @@ class DetectorConfig(_Model):
     backend: Literal["opencv", "ultralytics", "onnxruntime"] = Field(
         description="opencv: cv2.dnn with Darknet cfg+weights or ONNX (smallest install); "
         "ultralytics: .pt/.onnx/OpenVINO models (better accuracy, needs torch); "
-        "onnxruntime: the converted COCO models coco-nanodet and coco-centernet (real cameras; "
-        "their input size is fixed by the model, imgsz does not apply)."
+        "onnxruntime: the converted COCO models coco-nanodet (imgsz 416) and coco-centernet (imgsz 512), "
+        "for real cameras; their input size is fixed."
     )
     model: Str = Field(
         min_length=1,

@@ -388,9 +388,14 @@ class OnnxRuntimeDetector:
         size = inp.shape[2] if self.nchw else inp.shape[1]
         if not isinstance(size, int):
             raise DetectorError(f"{path.name}: input size {inp.shape} is not fixed")
-        self.imgsz = size
         if imgsz != size:
-            log.info("%s takes %d px input (fixed by the model); detector.imgsz %d does not apply", path.name, size, imgsz)
+            # Not silently replaced: whatever sizes tiles or estimates cost from detector.imgsz
+            # would be wrong.
+            raise DetectorError(
+                f"{path.name} takes {size} px input (fixed by the model), not imgsz {imgsz}: set "
+                f"detector.imgsz: {size}"
+            )
+        self.imgsz = size
         self.output_names = [o.name for o in self.session.get_outputs()]
         log.info("onnxruntime detector: %s model %s, %d classes, input %d px", self.decoder, path, len(self.names), size)
 

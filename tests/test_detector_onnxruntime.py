@@ -22,6 +22,7 @@ MODELS = REPO / "models"
 INDOOR = REPO.parent / "shared" / "footage" / "indoor_people_one_by_one.mp4"
 LABELS = REPO / "tests" / "footage_labels"
 CONVERTED = {"coco-nanodet": "nanodet.onnx", "coco-centernet": "centernet.onnx"}
+INPUT_PX = {"coco-nanodet": 416, "coco-centernet": 512}
 
 
 def frame_at(t_s: float) -> np.ndarray:
@@ -42,7 +43,7 @@ def converted(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     name = request.param
     if not (MODELS / name / CONVERTED[name]).is_file():
         pytest.skip(f"models/{name}/{CONVERTED[name]} is absent: see models/{name}/MODEL.md for how it is made")
-    return make_detector("onnxruntime", name, imgsz=640, conf=0.35, iou=0.45, threads=2, models_dir=MODELS)
+    return make_detector("onnxruntime", name, imgsz=INPUT_PX[name], conf=0.35, iou=0.45, threads=2, models_dir=MODELS)
 
 
 def test_registered() -> None:
@@ -88,11 +89,19 @@ def test_one_thread_is_honoured(tmp_path: Path) -> None:
         ("not-onnx", "onnxruntime cannot load model"),
         ("weights-file", "reads .onnx models"),
         ("foreign-onnx", "not a converted COCO detector"),
+        ("wrong-imgsz", r"takes 416 px input .*set detector.imgsz: 416"),
     ],
 )
 def test_bad_model_says_what_to_do(tmp_path: Path, setup: str, message: str) -> None:
     folder = tmp_path / "m"
     model = "m"
+    if setup == "wrong-imgsz":
+        path = MODELS / "coco-nanodet" / "nanodet.onnx"
+        if not path.is_file():
+            pytest.skip(f"{path} is absent: see models/coco-nanodet/MODEL.md")
+        with pytest.raises(DetectorError, match=message):
+            make_detector("onnxruntime", str(path), imgsz=640, conf=0.35, iou=0.45, threads=1, models_dir=tmp_path)
+        return
     if setup == "empty-folder":
         folder.mkdir()
     elif setup == "not-onnx":
@@ -131,3 +140,17 @@ def test_footage_labels_are_well_formed() -> None:
                 x1, y1, x2, y2 = o["box"]
                 assert o["category"] in {"person", "vehicle"}
                 assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, (f.name, fr["frame"], o)
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_committed_model_matches_the_sha256_of_its_model_card(name: str) -> None:
+    import hashlib
+    import re
+
+    path = MODELS / name / CONVERTED[name]
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: see models/{name}/MODEL.md")
+    card = (MODELS / name / "MODEL.md").read_text(encoding="utf-8")
+    first = re.search(r"sha256 `([0-9a-f]{64})`", card)
+    assert first, f"models/{name}/MODEL.md names no sha256 for {path.name}"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == first.group(1)
