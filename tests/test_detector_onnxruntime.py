@@ -154,3 +154,38 @@ def test_committed_model_matches_the_sha256_of_its_model_card(name: str) -> None
     first = re.search(r"sha256 `([0-9a-f]{64})`", card)
     assert first, f"models/{name}/MODEL.md names no sha256 for {path.name}"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == first.group(1)
+
+
+@pytest.mark.slow
+def test_pipeline_alerts_once_for_the_first_indoor_visit(tmp_path: Path) -> None:
+    """The backend through the whole monitor (worker, tracker, zones, rules) on 24 s of real footage:
+    someone is in view at about 6-20 s, so one person alert, started then, and ended."""
+    from monitor.config import load_config
+    from monitor.pipeline import replay_file
+    from tests.test_pipeline import FLOOR_ZONE, PERSON_ENTER, _cut, camera_block
+
+    model = MODELS / "coco-nanodet"
+    if not (model / "nanodet.onnx").is_file():
+        pytest.skip(f"{model}/nanodet.onnx is absent: see its MODEL.md")
+    if not INDOOR.is_file():
+        pytest.skip(f"{INDOOR} is absent: real-footage tests need ../shared/footage beside the repository")
+    short = tmp_path / "first_visit.mp4"
+    _cut(INDOOR, short, 0, 24)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"""
+timezone: Europe/Berlin
+detector: {{backend: onnxruntime, model: {model}, imgsz: 416, conf: 0.35, threads: 2}}
+objects:
+  categories: {{person: [person], vehicle: [car, truck, bus, motorcycle]}}
+record: {{dir: clips, pre_capture_s: 2, post_capture_s: 2, max_clip_s: 60}}
+store: {{url: "sqlite:///monitor.db"}}
+cameras:
+{camera_block("indoor", short, FLOOR_ZONE)}
+rules:
+{PERSON_ENTER.replace("zones: [floor, lot]", "zones: [floor]")}
+"""
+    )
+    alerts = replay_file(load_config(config), "indoor", short, progress=False)
+    assert [(a.label, a.category) for a in alerts] == [("person", "person")], alerts
+    assert 5.0 <= alerts[0].start_s <= 20.0 and alerts[0].end_s is not None
