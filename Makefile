@@ -14,7 +14,7 @@ PORT   ?= 5000
 export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo-config
 
-.PHONY: setup demo test typecheck system-deps bench bench-capacity clips train clean-data
+.PHONY: setup demo test typecheck system-deps bench bench-capacity bench-detectors clips train clean-data
 
 setup: $(STAMP) $(COCO) data $(SECRET)
 
@@ -56,6 +56,10 @@ bench: setup
 # How many live 720p cameras this box keeps in real time (~25 min; needs `make system-deps`).
 bench-capacity: setup
 	$(PY) scripts/bench_capacity.py
+
+# Every offline COCO model against hand labels of the real footage in ../shared/footage (~10 min).
+bench-detectors: setup
+	$(PY) scripts/bench_detectors.py
 
 # Regenerate the sample clips (byte-for-byte the same).
 clips: $(STAMP)

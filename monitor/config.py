@@ -112,9 +112,11 @@ class _Model(BaseModel):
 class DetectorConfig(_Model):
     """Which object detector runs, and how."""
 
-    backend: Literal["opencv", "ultralytics"] = Field(
+    backend: Literal["opencv", "ultralytics", "onnxruntime"] = Field(
         description="opencv: cv2.dnn with Darknet cfg+weights or ONNX (smallest install); "
-        "ultralytics: .pt/.onnx/OpenVINO models (better accuracy, needs torch)."
+        "ultralytics: .pt/.onnx/OpenVINO models (better accuracy, needs torch); "
+        "onnxruntime: the converted COCO models coco-nanodet (imgsz 416) and coco-centernet (imgsz 512), "
+        "for real cameras; their input size is fixed."
     )
     model: Str = Field(
         min_length=1,

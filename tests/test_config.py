@@ -152,7 +152,7 @@ CASES = [
     ("    source: sample_videos/east_beach.mp4\n", "", "east_beach:", "cameras.east_beach", "missing required key 'source'"),
     ("max_clip_s: 120", "max_clip_s: 8", "record:", "record", "must be below max_clip_s (8 s)"),
     ("imgsz: 416", "imgsz: 415", "imgsz:", "detector.imgsz", "multiple of 32 (got 415)"),
-    ("backend: opencv", "backend: darknet", "backend:", "detector.backend", "should be 'opencv' or 'ultralytics' (got 'darknet')"),
+    ("backend: opencv", "backend: darknet", "backend:", "detector.backend", "should be 'opencv', 'ultralytics' or 'onnxruntime' (got 'darknet')"),
     ("sqlite:///data/monitor.db", "postgresql://db/alerts", "store:", "store.url", "use sqlite:///relative/path.db"),
     (
         "    detect_fps: 5\n",

@@ -189,7 +189,7 @@ def test_opencv_onnx_matches_ultralytics_on_a_trained_model(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("backend", "model", "message"),
     [
-        ("tensorrt", "coco-yolov3-tiny", r"valid backends are \['opencv', 'ultralytics'\]"),
+        ("tensorrt", "coco-yolov3-tiny", r"valid backends are \['onnxruntime', 'opencv', 'ultralytics'\]"),
         ("ultralytics", "yolo11n.pt", "copy the weights into models/ on an air-gapped machine"),
         ("opencv", "no-such-folder", "monitor.fetch_models"),
     ],
@@ -200,7 +200,7 @@ def test_bad_backend_or_model_says_what_to_do(backend: str, model: str, message:
 
 
 def test_backends_registry_names() -> None:
-    assert sorted(BACKENDS) == ["opencv", "ultralytics"]
+    assert sorted(BACKENDS) == ["onnxruntime", "opencv", "ultralytics"]
     assert "internet" in AIR_GAP_HINT
 
 
