@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import supervision as sv
 
 from monitor.alert_sink import AlertSink, AlertSummary
@@ -46,6 +47,7 @@ from monitor.sources import (
 )  # fmt: skip
 from monitor.store import AlertRow, Store, StoreError
 from monitor.tracking import Tracker
+from monitor.unknown import MovingBlobs, unknown_zones, with_unknown
 from monitor.zones import camera_polygons, zones_outside_frame
 
 __all__ = ["AlertSummary", "CameraPipeline", "DetectorPool", "StageClock", "replay_file", "run_cameras"]
@@ -122,6 +124,7 @@ class _Asked:
     future: Future[sv.Detections]
     frame: Frame
     t: datetime
+    blobs: np.ndarray  # the unknown objects' motion blobs in that frame (monitor.unknown)
 
 
 class CameraPipeline:
@@ -259,7 +262,11 @@ class CameraPipeline:
         )  # fmt: skip
         gate = self._gate(src)
         self.source_stats = src.stats
-        motion = self._motion(src) if cam.motion.enabled else None
+        # Moving things the model has no class for, where a rule names the unknown category.
+        unknown_px = unknown_zones(cam, self.rules, src.size)
+        blobs = MovingBlobs(cam.motion.unknown, unknown_px) if unknown_px else None
+        motion = self._motion(src) if cam.motion.enabled or blobs is not None else None
+        moving = np.zeros((0, 4), dtype=np.float32)
         sync = not src.is_live  # files: every detection is waited for, so replays are repeatable
         asked: _Asked | None = None
         mutes, mutes_at, schedule_at = MuteSet(), -1e9, -1e9
@@ -270,9 +277,11 @@ class CameraPipeline:
         last_pts = 0.0
         tick = time.perf_counter()
 
-        def judge_step(dets: sv.Detections, frame: Frame, t: datetime) -> None:
+        def judge_step(dets: sv.Detections, frame: Frame, t: datetime, moving: np.ndarray) -> None:
             nonlocal tick, mutes, mutes_at
             classified = classify(dets, cam.objects, src.size)
+            if len(moving):
+                classified = with_unknown(classified, moving, cam.motion.unknown.score)
             tracked = tracker.update(classified, frame.pts_s)
             tick = self.clock.add("track", tick)
             if frame.pts_s - mutes_at >= MUTE_REFRESH_S:
@@ -306,17 +315,22 @@ class CameraPipeline:
                     gate.zones.at(t.astimezone(self.cfg.tz))
                     schedule_at = frame.pts_s
                 if motion is not None:
-                    gate.observe_motion(frame.pts_s, motion.update(frame.image).boxes)
+                    boxes = motion.update(frame.image).boxes
+                    gate.observe_motion(frame.pts_s, boxes)
+                    if blobs is not None:
+                        blobs.update(frame.pts_s, boxes)
+                        moving = blobs.confirmed(frame.pts_s)
+                        gate.observe_unknown(frame.pts_s, moving)
                     tick = self.clock.add("motion", tick)
                 if asked is not None and asked.future.done():
-                    judge_step(asked.future.result(), asked.frame, asked.t)
+                    judge_step(asked.future.result(), asked.frame, asked.t, asked.blobs)
                     asked = None
                 if gate.due(frame.pts_s):
                     if sync:
                         dets = worker.detect(cam.id, frame.image)
                         tick = self.clock.add("detect", tick)
                         self.clock.detections += 1
-                        judge_step(dets, frame, t)
+                        judge_step(dets, frame, t, moving)
                     elif asked is not None:
                         self.clock.missed += 1
                     else:
@@ -325,7 +339,7 @@ class CameraPipeline:
                         if fut is None:
                             self.clock.missed += 1
                         else:
-                            asked = _Asked(fut, frame, t)
+                            asked = _Asked(fut, frame, t, moving)
                             self.clock.detections += 1
                 sink.clips_done(recorder.finished())
                 tick = self.clock.add("record", tick)
@@ -339,7 +353,7 @@ class CameraPipeline:
             # finish their clips.
             if asked is not None:
                 try:
-                    judge_step(asked.future.result(timeout=30), asked.frame, asked.t)
+                    judge_step(asked.future.result(timeout=30), asked.frame, asked.t, asked.blobs)
                 except Exception:
                     log.exception("camera %s: the last detection failed", cam.id)
             end_t = last_t or datetime.now(UTC)

@@ -1,0 +1,186 @@
+"""Anything moving in a zone: the class-agnostic ``unknown`` category, from the motion mask.
+
+A COCO model calls a car seen from above "cell phone" or "toilet", knows no snowmobile, quad or
+sledge, and misses a person in a white suit on the ice; in ice season anything that moves out on
+the ice should alert, whatever the model calls it. ``MovingBlobs`` follows the blobs that
+``monitor.motion`` reports from frame to frame. A blob becomes an ``unknown`` object when it
+
+- persists: matched in every analysed frame (gaps up to ``GAP_S``) for ``min_duration_s``,
+- inside a zone that a rule naming ``unknown`` watches (judged at the blob's bottom centre, as
+  zones judge objects), and
+- moves: its centre has travelled ``min_travel`` of its own sizes from where it was first seen.
+
+``unknown_detections`` then keeps those that no detection of a known category overlaps (a person the
+detector sees stays a person) and hands them on as ordinary detections (category ``unknown``), so
+the tracker, the judge, the gate and the alert sink treat them like any other.
+
+Why this keeps waves, rain and snow out: the motion mask already drops what changes all the time
+(restless water) and thin streaks (rain); what is left of weather flickers in place or for a frame
+or two, and never both persists and travels its own size. An exposure jump re-learns the
+background (no blobs), so the blobs of the frames around it do not persist either.
+
+Pure and deterministic on video time: the same file gives the same unknown objects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+
+from monitor.config import UNKNOWN, ResolvedCamera, RuleConfig, UnknownConfig
+from monitor.detector import CLASS_NAME
+from monitor.zones import anchor_points, camera_polygons, points_in_polygon
+
+# A blob unseen for longer than this (video seconds) is gone: the motion mask drops a slow or
+# briefly still object for a frame or two.
+GAP_S = 0.6
+# What an unknown object's label says on the review page.
+LABEL = "moving object"
+# A known detection covering this share of a blob (or the blob this share of it) explains it.
+EXPLAINED_SHARE = 0.3
+
+
+@dataclass
+class _Blob:
+    box: np.ndarray  # xyxy, full-frame pixels
+    first_centre: tuple[float, float]
+    inside_since: float | None  # video seconds since it has been inside a watched zone
+    last_s: float
+    travel: float = 0.0  # furthest distance of its centre from first_centre, px
+    confirmed: bool = False
+
+
+def _centre(box: np.ndarray) -> tuple[float, float]:
+    return float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
+
+
+def _size(box: np.ndarray) -> float:
+    return math.sqrt(max(float(box[2] - box[0]), 1.0) * max(float(box[3] - box[1]), 1.0))
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> float:
+    """How well box b continues blob box a: > 0 when they overlap or b's centre is within a's size."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    if inter > 0:
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return 1.0 + float(inter / max(union, 1e-6))
+    (ax, ay), (bx, by) = _centre(a), _centre(b)
+    dist = math.hypot(bx - ax, by - ay)
+    reach = max(_size(a), _size(b))
+    return 1.0 - dist / reach if dist < reach else 0.0
+
+
+def unknown_zones(camera: ResolvedCamera, rules: Sequence[RuleConfig], frame_wh: tuple[int, int]) -> list[np.ndarray]:
+    """Pixel polygons of the zones that a rule naming ``unknown`` watches (empty: nothing to look for)."""
+    polygons = camera_polygons(camera, frame_wh)
+    names: list[str] = []
+    for rule in rules:
+        if UNKNOWN not in rule.objects:
+            continue
+        names += [n for n, z in camera.zones.items() if (n in rule.zones or z.kind in rule.zones) and n not in names]
+    return [polygons[n] for n in names]
+
+
+class MovingBlobs:
+    """Follows one camera's motion blobs; ``confirmed`` are the ones that count as unknown objects."""
+
+    def __init__(self, cfg: UnknownConfig, zones_px: Sequence[np.ndarray]) -> None:
+        self.cfg = cfg
+        self.zones = [np.asarray(z, dtype=np.float64).reshape(-1, 2) for z in zones_px]
+        self._blobs: list[_Blob] = []
+
+    def _inside(self, boxes: np.ndarray) -> np.ndarray:
+        if len(boxes) == 0 or not self.zones:
+            return np.zeros(len(boxes), dtype=bool)
+        feet = anchor_points(boxes, "bottom_center")
+        inside = np.zeros(len(boxes), dtype=bool)
+        for poly in self.zones:
+            inside |= points_in_polygon(feet, poly)
+        return inside
+
+    def update(self, pts_s: float, boxes: np.ndarray) -> None:
+        """The motion boxes (N, 4 xyxy) of the frame at ``pts_s``; call for every analysed frame, in order."""
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        self._blobs = [b for b in self._blobs if pts_s - b.last_s <= GAP_S]
+        inside = self._inside(boxes)
+        # Greedy matching, best pairs first: a blob that split continues in its larger part.
+        pairs = sorted(
+            ((_same(b.box, box), i, j) for i, b in enumerate(self._blobs) for j, box in enumerate(boxes)),
+            reverse=True,
+        )
+        used_blob: set[int] = set()
+        used_box: set[int] = set()
+        for score, i, j in pairs:
+            if score <= 0 or i in used_blob or j in used_box:
+                continue
+            used_blob.add(i)
+            used_box.add(j)
+            self._follow(self._blobs[i], boxes[j], bool(inside[j]), pts_s)
+        for j, box in enumerate(boxes):
+            if j not in used_box:
+                self._blobs.append(_Blob(box, _centre(box), pts_s if inside[j] else None, pts_s))
+
+    def _follow(self, blob: _Blob, box: np.ndarray, inside: bool, pts_s: float) -> None:
+        blob.box, blob.last_s = box, pts_s
+        cx, cy = _centre(box)
+        blob.travel = max(blob.travel, math.hypot(cx - blob.first_centre[0], cy - blob.first_centre[1]))
+        if not inside:
+            blob.inside_since, blob.confirmed = None, False
+            return
+        if blob.inside_since is None:
+            blob.inside_since = pts_s
+        long_enough = pts_s - blob.inside_since + 1e-6 >= self.cfg.min_duration_s
+        blob.confirmed = blob.confirmed or (long_enough and blob.travel >= self.cfg.min_travel * _size(box))
+
+    def confirmed(self, pts_s: float) -> np.ndarray:
+        """(K, 4) float32 boxes of the blobs that count as unknown objects in the frame at ``pts_s``."""
+        boxes = [b.box for b in self._blobs if b.confirmed and b.last_s == pts_s]
+        return np.array(boxes, dtype=np.float32).reshape(-1, 4)
+
+
+def _explained(blobs: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(K,) bool: a known detection covers EXPLAINED_SHARE of the blob, or the blob that share of it."""
+    if len(blobs) == 0 or len(known) == 0:
+        return np.zeros(len(blobs), dtype=bool)
+    b, k = blobs[:, None, :], known[None, :, :]
+    ix = np.clip(np.minimum(b[..., 2], k[..., 2]) - np.maximum(b[..., 0], k[..., 0]), 0, None)
+    iy = np.clip(np.minimum(b[..., 3], k[..., 3]) - np.maximum(b[..., 1], k[..., 1]), 0, None)
+    inter = ix * iy
+    area_b = np.maximum((b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]), 1e-6)
+    area_k = np.maximum((k[..., 2] - k[..., 0]) * (k[..., 3] - k[..., 1]), 1e-6)
+    share = np.maximum(inter / area_b, inter / area_k)
+    return np.asarray((share >= EXPLAINED_SHARE).any(axis=1), dtype=bool)
+
+
+def unknown_detections(blobs: np.ndarray, known: sv.Detections, score: float) -> sv.Detections:
+    """The blobs no known (classified) detection explains, as detections of category ``unknown``.
+
+    ``known`` has ``data["category"]`` (from ``objects.classify``); the result has the same data keys,
+    so the two merge with ``sv.Detections.merge``.
+    """
+    blobs = np.asarray(blobs, dtype=np.float32).reshape(-1, 4)
+    keep = blobs[~_explained(blobs, np.asarray(known.xyxy, dtype=np.float32).reshape(-1, 4))]
+    n = len(keep)
+    return sv.Detections(
+        xyxy=keep,
+        confidence=np.full(n, score, dtype=np.float32),
+        class_id=np.full(n, -1, dtype=int),
+        data={CLASS_NAME: np.array([LABEL] * n, dtype=str), "category": np.array([UNKNOWN] * n, dtype=str)},
+    )
+
+
+def with_unknown(known: sv.Detections, blobs: np.ndarray, score: float) -> sv.Detections:
+    """``known`` plus the unknown objects among ``blobs`` (``known`` itself when there are none)."""
+    extra = unknown_detections(blobs, known, score)
+    if len(extra) == 0:
+        return known
+    if len(known) == 0:
+        return extra
+    merged = sv.Detections.merge([known, extra])
+    return merged
