@@ -46,8 +46,9 @@ from monitor.sources import (
     FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
 )  # fmt: skip
 from monitor.store import AlertRow, Store, StoreError
+from monitor.slicing import camera_tiles
 from monitor.tracking import Tracker
-from monitor.unknown import MovingBlobs, unknown_zones, with_unknown
+from monitor.unknown import KnownMemory, MovingBlobs, unknown_zones, with_unknown
 from monitor.zones import camera_polygons, zones_outside_frame
 
 __all__ = ["AlertSummary", "CameraPipeline", "DetectorPool", "StageClock", "replay_file", "run_cameras"]
@@ -262,11 +263,15 @@ class CameraPipeline:
         )  # fmt: skip
         gate = self._gate(src)
         self.source_stats = src.stats
+        tiles = camera_tiles(cam, src.size)  # small, far objects: tiles around the zones (often none)
+        if len(tiles):
+            log.info("camera %s: detecting in %d tiles besides the whole frame", cam.id, len(tiles))
         # Moving things the model has no class for, where a rule names the unknown category.
         unknown_px = unknown_zones(cam, self.rules, src.size)
         blobs = MovingBlobs(cam.motion.unknown, unknown_px) if unknown_px else None
         motion = self._motion(src) if cam.motion.enabled or blobs is not None else None
         moving = np.zeros((0, 4), dtype=np.float32)
+        known = KnownMemory()
         sync = not src.is_live  # files: every detection is waited for, so replays are repeatable
         asked: _Asked | None = None
         mutes, mutes_at, schedule_at = MuteSet(), -1e9, -1e9
@@ -280,8 +285,11 @@ class CameraPipeline:
         def judge_step(dets: sv.Detections, frame: Frame, t: datetime, moving: np.ndarray) -> None:
             nonlocal tick, mutes, mutes_at
             classified = classify(dets, cam.objects, src.size)
-            if len(moving):
-                classified = with_unknown(classified, moving, cam.motion.unknown.score)
+            if blobs is not None:
+                recent = known.boxes(frame.pts_s)
+                known.add(frame.pts_s, classified)
+                if len(moving):
+                    classified = with_unknown(classified, moving, cam.motion.unknown.score, recent)
             tracked = tracker.update(classified, frame.pts_s)
             tick = self.clock.add("track", tick)
             if frame.pts_s - mutes_at >= MUTE_REFRESH_S:
@@ -327,7 +335,7 @@ class CameraPipeline:
                     asked = None
                 if gate.due(frame.pts_s):
                     if sync:
-                        dets = worker.detect(cam.id, frame.image)
+                        dets = worker.detect(cam.id, frame.image, tiles=tiles)
                         tick = self.clock.add("detect", tick)
                         self.clock.detections += 1
                         judge_step(dets, frame, t, moving)
@@ -335,7 +343,7 @@ class CameraPipeline:
                         self.clock.missed += 1
                     else:
                         # Urgent while something of interest is near a zone: served before idle looks.
-                        fut = worker.submit(cam.id, frame.image, urgent=gate.rate.mode == "active")
+                        fut = worker.submit(cam.id, frame.image, urgent=gate.rate.mode == "active", tiles=tiles)
                         if fut is None:
                             self.clock.missed += 1
                         else:

@@ -10,9 +10,11 @@ the ice should alert, whatever the model calls it. ``MovingBlobs`` follows the b
   zones judge objects), and
 - moves: its centre has travelled ``min_travel`` of its own sizes from where it was first seen.
 
-``unknown_detections`` then keeps those that no detection of a known category overlaps (a person the
-detector sees stays a person) and hands them on as ordinary detections (category ``unknown``), so
-the tracker, the judge, the gate and the alert sink treat them like any other.
+``unknown_detections`` then keeps those that no detection of a known category overlaps, in this step
+or the last ``KNOWN_MEMORY_S`` (a person the detector sees stays a person, also on the steps it
+misses them; a hand or a bag moving beside them is theirs), and none that lies mostly inside a
+larger unknown blob (the parts of one body), and hands them on as ordinary detections (category
+``unknown``), so the tracker, the judge, the gate and the alert sink treat them like any other.
 
 Why this keeps waves, rain and snow out: the motion mask already drops what changes all the time
 (restless water) and thin streaks (rain); what is left of weather flickers in place or for a frame
@@ -42,6 +44,10 @@ GAP_S = 0.6
 LABEL = "moving object"
 # A known detection covering this share of a blob (or the blob this share of it) explains it.
 EXPLAINED_SHARE = 0.3
+# How long a known detection goes on explaining the blobs where it was (video seconds): the
+# detector misses a person standing still for a step or two, and their moving arm must not become
+# a second object meanwhile (seen on the real indoor clip).
+KNOWN_MEMORY_S = 1.5
 
 
 @dataclass
@@ -144,28 +150,47 @@ class MovingBlobs:
         return np.array(boxes, dtype=np.float32).reshape(-1, 4)
 
 
-def _explained(blobs: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(K,) bool: a known detection covers EXPLAINED_SHARE of the blob, or the blob that share of it."""
-    if len(blobs) == 0 or len(known) == 0:
-        return np.zeros(len(blobs), dtype=bool)
-    b, k = blobs[:, None, :], known[None, :, :]
+def _shares(blobs: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, M) intersection over the blob's area and over the other box's area."""
+    b, k = blobs[:, None, :], others[None, :, :]
     ix = np.clip(np.minimum(b[..., 2], k[..., 2]) - np.maximum(b[..., 0], k[..., 0]), 0, None)
     iy = np.clip(np.minimum(b[..., 3], k[..., 3]) - np.maximum(b[..., 1], k[..., 1]), 0, None)
     inter = ix * iy
     area_b = np.maximum((b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]), 1e-6)
     area_k = np.maximum((k[..., 2] - k[..., 0]) * (k[..., 3] - k[..., 1]), 1e-6)
-    share = np.maximum(inter / area_b, inter / area_k)
-    return np.asarray((share >= EXPLAINED_SHARE).any(axis=1), dtype=bool)
+    return inter / area_b, inter / area_k
 
 
-def unknown_detections(blobs: np.ndarray, known: sv.Detections, score: float) -> sv.Detections:
+def _explained(blobs: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(K,) bool: a known box covers EXPLAINED_SHARE of the blob, or the blob that share of it; or the
+    blob lies that much inside a larger blob (a part of one body that moves on its own)."""
+    if len(blobs) == 0:
+        return np.zeros(0, dtype=bool)
+    out = np.zeros(len(blobs), dtype=bool)
+    if len(known):
+        of_blob, of_known = _shares(blobs, known)
+        out |= (np.maximum(of_blob, of_known) >= EXPLAINED_SHARE).any(axis=1)
+    of_blob, _ = _shares(blobs, blobs)
+    area = (blobs[:, 2] - blobs[:, 0]) * (blobs[:, 3] - blobs[:, 1])
+    larger = area[None, :] > area[:, None]
+    out |= ((of_blob >= EXPLAINED_SHARE) & larger).any(axis=1)
+    return out
+
+
+def unknown_detections(
+    blobs: np.ndarray, known: sv.Detections, score: float, recent_known: np.ndarray | None = None
+) -> sv.Detections:
     """The blobs no known (classified) detection explains, as detections of category ``unknown``.
 
     ``known`` has ``data["category"]`` (from ``objects.classify``); the result has the same data keys,
-    so the two merge with ``sv.Detections.merge``.
+    so the two merge with ``sv.Detections.merge``. ``recent_known``: boxes of known detections of the
+    last ``KNOWN_MEMORY_S``, which explain blobs too.
     """
     blobs = np.asarray(blobs, dtype=np.float32).reshape(-1, 4)
-    keep = blobs[~_explained(blobs, np.asarray(known.xyxy, dtype=np.float32).reshape(-1, 4))]
+    boxes = [np.asarray(known.xyxy, dtype=np.float32).reshape(-1, 4)]
+    if recent_known is not None:
+        boxes.append(np.asarray(recent_known, dtype=np.float32).reshape(-1, 4))
+    keep = blobs[~_explained(blobs, np.concatenate(boxes))]
     n = len(keep)
     return sv.Detections(
         xyxy=keep,
@@ -175,9 +200,28 @@ def unknown_detections(blobs: np.ndarray, known: sv.Detections, score: float) ->
     )
 
 
-def with_unknown(known: sv.Detections, blobs: np.ndarray, score: float) -> sv.Detections:
+class KnownMemory:
+    """Boxes of the known detections of the last ``KNOWN_MEMORY_S`` (video seconds)."""
+
+    def __init__(self, memory_s: float = KNOWN_MEMORY_S) -> None:
+        self.memory_s = memory_s
+        self._steps: list[tuple[float, np.ndarray]] = []
+
+    def add(self, pts_s: float, known: sv.Detections) -> None:
+        self._steps = [(t, b) for t, b in self._steps if pts_s - t <= self.memory_s]
+        if len(known):
+            self._steps.append((pts_s, np.asarray(known.xyxy, dtype=np.float32).reshape(-1, 4)))
+
+    def boxes(self, pts_s: float) -> np.ndarray:
+        recent = [b for t, b in self._steps if 0 <= pts_s - t <= self.memory_s]
+        return np.concatenate(recent) if recent else np.zeros((0, 4), dtype=np.float32)
+
+
+def with_unknown(
+    known: sv.Detections, blobs: np.ndarray, score: float, recent_known: np.ndarray | None = None
+) -> sv.Detections:
     """``known`` plus the unknown objects among ``blobs`` (``known`` itself when there are none)."""
-    extra = unknown_detections(blobs, known, score)
+    extra = unknown_detections(blobs, known, score, recent_known)
     if len(extra) == 0:
         return known
     if len(known) == 0:
