@@ -268,7 +268,7 @@ class CameraPipeline:
             log.info("camera %s: detecting in %d tiles besides the whole frame", cam.id, len(tiles))
         # Moving things the model has no class for, where a rule names the unknown category.
         unknown_px = unknown_zones(cam, self.rules, src.size)
-        blobs = MovingBlobs(cam.motion.unknown, unknown_px) if unknown_px else None
+        blobs = MovingBlobs(cam.motion.unknown, unknown_px, src.size) if unknown_px else None
         motion = self._motion(src) if cam.motion.enabled or blobs is not None else None
         moving = np.zeros((0, 4), dtype=np.float32)
         known = KnownMemory()

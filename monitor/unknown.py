@@ -8,7 +8,9 @@ the ice should alert, whatever the model calls it. ``MovingBlobs`` follows the b
 - persists: matched in every analysed frame (gaps up to ``GAP_S``) for ``min_duration_s``,
 - inside a zone that a rule naming ``unknown`` watches (judged at the blob's bottom centre, as
   zones judge objects), and
-- moves: its centre has travelled ``min_travel`` of its own sizes from where it was first seen.
+- moves: its box has shifted ``min_travel`` of its own sizes from where it was first seen, both
+  edges of an axis the same way (a wave glint that shrinks or grows in place moves its centre but
+  not both edges; an edge on the frame's border, where an object drives in, is left out).
 
 ``unknown_detections`` then keeps those that no detection of a known category overlaps, in this step
 or the last ``KNOWN_MEMORY_S`` (a person the detector sees stays a person, also on the steps it
@@ -50,18 +52,42 @@ EXPLAINED_SHARE = 0.3
 KNOWN_MEMORY_S = 1.5
 
 
+# An edge this close to the frame's border is where the object is cut off, not where it ends.
+BORDER_PX = 2.0
+
+
 @dataclass
 class _Blob:
     box: np.ndarray  # xyxy, full-frame pixels
-    first_centre: tuple[float, float]
+    first_box: np.ndarray
     inside_since: float | None  # video seconds since it has been inside a watched zone
     last_s: float
-    travel: float = 0.0  # furthest distance of its centre from first_centre, px
+    travel: float = 0.0  # furthest shift from first_box, px (see shift)
+    size: float = 0.0  # the largest it has been (square root of the box's area), px
     confirmed: bool = False
 
 
 def _centre(box: np.ndarray) -> tuple[float, float]:
     return float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
+
+
+def shift(first: np.ndarray, now: np.ndarray, frame_wh: tuple[int, int]) -> float:
+    """How far a box has moved (px): per axis, the smaller move of its two edges when both went the
+    same way (0 when they went apart or together: growing or shrinking in place); an edge on the
+    frame's border in either box does not count, the other edge alone does."""
+    moves = []
+    for lo, hi, limit in ((0, 2, frame_wh[0]), (1, 3, frame_wh[1])):
+        edges = []
+        for i, border in ((lo, 0.0), (hi, float(limit))):
+            if abs(float(first[i]) - border) > BORDER_PX and abs(float(now[i]) - border) > BORDER_PX:
+                edges.append(float(now[i] - first[i]))
+        if len(edges) == 1:
+            moves.append(abs(edges[0]))
+        elif len(edges) == 2 and edges[0] * edges[1] > 0:
+            moves.append(min(abs(edges[0]), abs(edges[1])))
+        else:
+            moves.append(0.0)
+    return math.hypot(*moves)
 
 
 def _size(box: np.ndarray) -> float:
@@ -96,8 +122,9 @@ def unknown_zones(camera: ResolvedCamera, rules: Sequence[RuleConfig], frame_wh:
 class MovingBlobs:
     """Follows one camera's motion blobs; ``confirmed`` are the ones that count as unknown objects."""
 
-    def __init__(self, cfg: UnknownConfig, zones_px: Sequence[np.ndarray]) -> None:
+    def __init__(self, cfg: UnknownConfig, zones_px: Sequence[np.ndarray], frame_wh: tuple[int, int]) -> None:
         self.cfg = cfg
+        self.frame_wh = frame_wh
         self.zones = [np.asarray(z, dtype=np.float64).reshape(-1, 2) for z in zones_px]
         self._blobs: list[_Blob] = []
 
@@ -130,19 +157,21 @@ class MovingBlobs:
             self._follow(self._blobs[i], boxes[j], bool(inside[j]), pts_s)
         for j, box in enumerate(boxes):
             if j not in used_box:
-                self._blobs.append(_Blob(box, _centre(box), pts_s if inside[j] else None, pts_s))
+                self._blobs.append(_Blob(box, box, pts_s if inside[j] else None, pts_s, size=_size(box)))
 
     def _follow(self, blob: _Blob, box: np.ndarray, inside: bool, pts_s: float) -> None:
         blob.box, blob.last_s = box, pts_s
-        cx, cy = _centre(box)
-        blob.travel = max(blob.travel, math.hypot(cx - blob.first_centre[0], cy - blob.first_centre[1]))
+        blob.travel = max(blob.travel, shift(blob.first_box, box, self.frame_wh))
+        # Its own size is the largest it has been: a wave crest that shrinks as it runs out must
+        # not shrink the distance it has to go.
+        blob.size = max(blob.size, _size(box))
         if not inside:
             blob.inside_since, blob.confirmed = None, False
             return
         if blob.inside_since is None:
             blob.inside_since = pts_s
         long_enough = pts_s - blob.inside_since + 1e-6 >= self.cfg.min_duration_s
-        blob.confirmed = blob.confirmed or (long_enough and blob.travel >= self.cfg.min_travel * _size(box))
+        blob.confirmed = blob.confirmed or (long_enough and blob.travel >= self.cfg.min_travel * blob.size)
 
     def confirmed(self, pts_s: float) -> np.ndarray:
         """(K, 4) float32 boxes of the blobs that count as unknown objects in the frame at ``pts_s``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -58,7 +59,7 @@ def test_bad_tile_parameters_are_refused() -> None:
 
 def test_region_is_the_zones_box_grown_by_the_margin_within_the_frame() -> None:
     polys = [np.array([[100, 200], [300, 200], [300, 400]]), np.array([[50, 390], [60, 390], [60, 1200]])]
-    assert zones_region(polys, (1920, 1080), 10).tolist() == [40, 190, 310, 1080]
+    assert np.asarray(zones_region(polys, (1920, 1080), 10)).tolist() == [40, 190, 310, 1080]
     assert zones_region([], (1920, 1080), 10) is None
     assert zones_region([np.array([[2000, 0], [2100, 0], [2100, 50]])], (1920, 1080), 0) is None
 
@@ -80,7 +81,7 @@ def test_merge_shifts_tile_boxes_and_folds_a_cut_half_into_the_whole() -> None:
         dets([[10, 10, 20, 40], [0, 100, 100, 200]], [0.5, 0.7], ["person", "car"]),  # a far person; the car's other half
     ]
     merged = merge_tiles(whole, parts, tiles)
-    names = merged.data[CLASS_NAME].tolist()
+    names = np.asarray(merged.data[CLASS_NAME]).tolist()
     assert sorted(names) == ["car", "person"], merged
     person = merged.xyxy[names.index("person")].tolist()
     assert person == [610, 410, 620, 440]  # shifted by its tile's corner
@@ -90,7 +91,7 @@ def test_merge_shifts_tile_boxes_and_folds_a_cut_half_into_the_whole() -> None:
         merge_tiles(whole, parts[:1], tiles)
 
 
-def camera(slicing: dict[str, object], zones: dict[str, object]) -> ResolvedCamera:
+def camera(slicing: dict[str, Any], zones: dict[str, Any]) -> ResolvedCamera:
     cfg = validate_config(
         {
             "timezone": "UTC",
@@ -129,7 +130,7 @@ def far_person_frame(height_px: int = 12) -> tuple[np.ndarray, tuple[int, int, i
 
     base = Layout()
     # The sample clips' 1280x720 view at 1920x1080: every row and column 1.5 times.
-    scaled = {
+    scaled: dict[str, Any] = {
         f.name: getattr(base, f.name) if f.name == "scale_k" else (
             tuple(1.5 * v for v in getattr(base, f.name)) if isinstance(getattr(base, f.name), tuple)
             else 1.5 * getattr(base, f.name)
@@ -187,3 +188,65 @@ def test_a_person_12_px_tall_at_1080p_is_missed_whole_frame_and_found_in_tiles()
     # once: the tiles' boxes are merged.
     assert len(people_on(sliced, box)) == 1, f"sliced: {people_on(sliced, box)}"
     assert images == 1 + 1 + len(tiles) == 5, "one request: the frame and its 3 tiles, run as one batch"
+
+
+# -- config and check-config ----------------------------------------------------------------------
+
+SLICED_CONFIG = """timezone: UTC
+detector:
+  backend: opencv
+  model: {model}
+  imgsz: 416
+  slicing: {slicing}
+cameras:
+  far:
+    source: rtsp://cam/far
+    zones_resolution: [1920, 1080]
+    zones:
+      far_water: {{kind: water, coordinates: [[600, 380], [1300, 380], [1300, 520], [600, 520]]}}
+      beach: {{kind: shore, coordinates: [[0, 700], [1920, 700], [1920, 900], [0, 900]]}}
+rules:
+  - {{id: in_water, type: enter, zones: [water], objects: [person]}}
+"""
+
+
+def test_check_config_shows_the_tiles_and_their_cost(tmp_path: Path) -> None:
+    from monitor.check_config import check_config
+
+    coco = REPO / "models" / "coco-yolov3-tiny"
+    path = tmp_path / "config.yaml"
+    path.write_text(SLICED_CONFIG.format(model=coco, slicing="{enabled: true, zones: [far_water], tile_px: 320}"))
+    code, summary = check_config(path)
+    assert code == 0, summary
+    line = next(s for s in summary.splitlines() if "slicing:" in s)
+    assert "3 tiles of 320 px around far_water at 1920x1080 (zones_resolution)" in line
+    assert "4 inferences per analysed frame, 4x the CPU of a whole-frame detection" in line
+    if (coco / "yolov3-tiny.weights").is_file():
+        _, measured = check_config(path, measure=True)
+        line = next(s for s in measured.splitlines() if "slicing:" in s)
+        ms = float(line.split("measured ")[1].split(" ms per tile")[0])
+        total = float(line.split("~")[1].split(" ms per detection")[0])
+        assert ms > 0 and total == pytest.approx(4 * ms, abs=2)
+    # Off: no line; a zone named that the camera lacks: a warning.
+    path.write_text(SLICED_CONFIG.format(model=coco, slicing="{enabled: false}"))
+    assert "slicing:" not in check_config(path)[1]
+    path.write_text(SLICED_CONFIG.format(model=coco, slicing="{enabled: true, zones: [far_watr]}"))
+    assert "detector.slicing.zones names zones it does not have: far_watr" in check_config(path)[1]
+
+
+@pytest.mark.parametrize(
+    "slicing, message",
+    [
+        ("{enabled: true, overlap: 0.9}", "detector.slicing.overlap: should be less than or equal to 0.5 (got 0.9)"),
+        ("{enabled: true, tile_px: 16}", "detector.slicing.tile_px: should be greater than or equal to 64 (got 16)"),
+        ("{enabled: yes please}", "detector.slicing.enabled: should be a valid boolean"),
+        ("{enable: true}", "enable"),
+    ],
+)
+def test_slicing_mistakes_are_errors_on_their_line(tmp_path: Path, slicing: str, message: str) -> None:
+    from monitor.check_config import check_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(SLICED_CONFIG.format(model="coco-yolov3-tiny", slicing=slicing))
+    code, errors = check_config(path)
+    assert code == 2 and message in errors and "config.yaml:6:" in errors, errors
