@@ -13,7 +13,7 @@ import supervision as sv
 from monitor.config import ResolvedCamera, validate_config
 from monitor.detect_worker import DetectorWorker
 from monitor.detector import CLASS_NAME, make_detector
-from monitor.slicing import camera_tiles, merge_tiles, tile_grid, zones_region
+from monitor.slicing import camera_tiles, crops, merge_tiles, tile_grid, zones_region
 from tests.conftest import REPO
 
 DEMO = REPO / "models" / "lakeshore-demo"
@@ -250,3 +250,21 @@ def test_slicing_mistakes_are_errors_on_their_line(tmp_path: Path, slicing: str,
     path.write_text(SLICED_CONFIG.format(model="coco-yolov3-tiny", slicing=slicing))
     code, errors = check_config(path)
     assert code == 2 and message in errors and "config.yaml:6:" in errors, errors
+
+
+def test_the_worker_answers_a_tiled_request_as_the_detector_and_the_merge_would() -> None:
+    coco = REPO / "models" / "coco-yolov3-tiny"
+    if not (coco / "yolov3-tiny.weights").is_file():
+        pytest.skip(f"{coco} is absent: run `make setup` (python -m monitor.fetch_models) first")
+    image, _ = far_person_frame(40)
+    detector = make_detector("opencv", str(coco), imgsz=416, conf=0.25, iou=0.45, threads=2, models_dir=Path("models"))
+    tiles = tile_grid((500, 300, 1400, 600), (1920, 1080), 416, 0.2)
+    expected = merge_tiles(detector.detect(image), [detector.detect(c) for c in crops(image, tiles)], tiles)
+    worker = DetectorWorker(detector)
+    try:
+        got = worker.detect("cam", image, tiles=tiles)
+        assert worker.detect("cam", image, tiles=np.zeros((0, 4), np.int32)).xyxy.shape[0] <= len(got)
+    finally:
+        worker.close()
+    assert np.array_equal(got.xyxy, expected.xyxy) and np.array_equal(got.data[CLASS_NAME], expected.data[CLASS_NAME])
+    assert worker.stats.images == 1 + len(tiles) + 1
