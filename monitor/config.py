@@ -366,9 +366,9 @@ class UnknownConfig(_Model):
         default=0.5,
         ge=0,
         le=20,
-        description="How far the blob must have moved in that time, in its own sizes (the square root of its "
-        "box's area): waves, rain and a flag flutter in place, a car or a walker goes somewhere. Lower "
-        "catches a slow walker sooner, higher ignores more that only sways.",
+        description="How far the blob must have moved within the last min_duration_s, in its own sizes (the "
+        "square root of its box's area): waves, rain and a flag flutter in place, a car or a walker goes "
+        "somewhere. Lower catches a slow walker, higher ignores more that only sways.",
     )
     score: Finite = Field(
         default=0.5,

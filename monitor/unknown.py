@@ -8,9 +8,12 @@ the ice should alert, whatever the model calls it. ``MovingBlobs`` follows the b
 - persists: matched in every analysed frame (gaps up to ``GAP_S``) for ``min_duration_s``,
 - inside a zone that a rule naming ``unknown`` watches (judged at the blob's bottom centre, as
   zones judge objects), and
-- moves: its box has shifted ``min_travel`` of its own sizes from where it was first seen, both
-  edges of an axis the same way (a wave glint that shrinks or grows in place moves its centre but
-  not both edges; an edge on the frame's border, where an object drives in, is left out).
+- moves: its box has shifted ``min_travel`` of its own sizes within the last ``TRAVEL_WINDOW_S``,
+  both edges of an axis the same way (a wave glint that shrinks or grows in place moves its centre
+  but not both edges; an edge on the frame's border, where an object drives in, is left out), and
+  it still moves: ``STILL_SHARE`` of its size within the last ``STILL_S``. The blob of a car that
+  drove on can split into the car and the "ghost" of where it was, which inherits the car's travel
+  but stands still.
 
 ``unknown_detections`` then keeps those that no detection of a known category overlaps, in this step
 or the last ``KNOWN_MEMORY_S`` (a person the detector sees stays a person, also on the steps it
@@ -30,7 +33,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 import supervision as sv
@@ -54,16 +58,21 @@ KNOWN_MEMORY_S = 1.5
 
 # An edge this close to the frame's border is where the object is cut off, not where it ends.
 BORDER_PX = 2.0
+# How far back a blob's travel is measured (video seconds): long enough for a far car or a walker,
+# slow in the picture, to move half their size; short enough that what stopped soon stops counting.
+TRAVEL_WINDOW_S = 3.0
+# A blob that has moved less than this share of its size in the last STILL_S seconds stands still
+# (a ghost; a box's own jitter is a few pixels).
+STILL_SHARE = 0.1
+STILL_S = 1.0
 
 
 @dataclass
 class _Blob:
     box: np.ndarray  # xyxy, full-frame pixels
-    first_box: np.ndarray
     inside_since: float | None  # video seconds since it has been inside a watched zone
     last_s: float
-    travel: float = 0.0  # furthest shift from first_box, px (see shift)
-    size: float = 0.0  # the largest it has been (square root of the box's area), px
+    history: deque[tuple[float, np.ndarray]] = field(default_factory=deque)  # (pts, box), the last min_duration_s
     confirmed: bool = False
 
 
@@ -74,7 +83,8 @@ def _centre(box: np.ndarray) -> tuple[float, float]:
 def shift(first: np.ndarray, now: np.ndarray, frame_wh: tuple[int, int]) -> float:
     """How far a box has moved (px): per axis, the smaller move of its two edges when both went the
     same way (0 when they went apart or together: growing or shrinking in place); an edge on the
-    frame's border in either box does not count, the other edge alone does."""
+    frame's border in either box does not count, the other edge alone does (and with neither, the
+    middle)."""
     moves = []
     for lo, hi, limit in ((0, 2, frame_wh[0]), (1, 3, frame_wh[1])):
         edges = []
@@ -83,10 +93,10 @@ def shift(first: np.ndarray, now: np.ndarray, frame_wh: tuple[int, int]) -> floa
                 edges.append(float(now[i] - first[i]))
         if len(edges) == 1:
             moves.append(abs(edges[0]))
-        elif len(edges) == 2 and edges[0] * edges[1] > 0:
-            moves.append(min(abs(edges[0]), abs(edges[1])))
-        else:
-            moves.append(0.0)
+        elif len(edges) == 2:
+            moves.append(min(abs(edges[0]), abs(edges[1])) if edges[0] * edges[1] > 0 else 0.0)
+        else:  # each box touches a border on this axis (a car longer than the picture is tall): its middle
+            moves.append(abs(float(now[lo] + now[hi] - first[lo] - first[hi]) / 2))
     return math.hypot(*moves)
 
 
@@ -157,21 +167,26 @@ class MovingBlobs:
             self._follow(self._blobs[i], boxes[j], bool(inside[j]), pts_s)
         for j, box in enumerate(boxes):
             if j not in used_box:
-                self._blobs.append(_Blob(box, box, pts_s if inside[j] else None, pts_s, size=_size(box)))
+                self._blobs.append(_Blob(box, pts_s if inside[j] else None, pts_s, deque([(pts_s, box)])))
 
     def _follow(self, blob: _Blob, box: np.ndarray, inside: bool, pts_s: float) -> None:
         blob.box, blob.last_s = box, pts_s
-        blob.travel = max(blob.travel, shift(blob.first_box, box, self.frame_wh))
-        # Its own size is the largest it has been: a wave crest that shrinks as it runs out must
-        # not shrink the distance it has to go.
-        blob.size = max(blob.size, _size(box))
+        window = max(self.cfg.min_duration_s, TRAVEL_WINDOW_S) + 1e-6
+        blob.history.append((pts_s, box))
+        while pts_s - blob.history[0][0] > window:
+            blob.history.popleft()
         if not inside:
             blob.inside_since, blob.confirmed = None, False
             return
         if blob.inside_since is None:
             blob.inside_since = pts_s
+        travel = max(shift(old, box, self.frame_wh) for _, old in blob.history)
+        lately = max(shift(old, box, self.frame_wh) for t, old in blob.history if pts_s - t <= STILL_S + 1e-6)
+        # Its own size is the largest it has been lately: a wave crest that shrinks as it runs out
+        # must not shrink the distance it has to go.
+        size = max(_size(old) for _, old in blob.history)
         long_enough = pts_s - blob.inside_since + 1e-6 >= self.cfg.min_duration_s
-        blob.confirmed = blob.confirmed or (long_enough and blob.travel >= self.cfg.min_travel * blob.size)
+        blob.confirmed = long_enough and travel >= self.cfg.min_travel * size and lately >= STILL_SHARE * size
 
     def confirmed(self, pts_s: float) -> np.ndarray:
         """(K, 4) float32 boxes of the blobs that count as unknown objects in the frame at ``pts_s``."""
