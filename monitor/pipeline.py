@@ -42,11 +42,11 @@ from monitor.recording import (
 )  # fmt: skip
 from monitor.recovery import CameraStart
 from monitor.rules import CameraJudge, MuteSet
+from monitor.slicing import camera_tiles
 from monitor.sources import (
     FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
 )  # fmt: skip
 from monitor.store import AlertRow, Store, StoreError
-from monitor.slicing import camera_tiles
 from monitor.tracking import Tracker
 from monitor.unknown import KnownMemory, MovingBlobs, unknown_zones, with_unknown
 from monitor.zones import camera_polygons, zones_outside_frame
