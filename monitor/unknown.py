@@ -32,8 +32,8 @@ Pure and deterministic on video time: the same file gives the same unknown objec
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,8 +54,6 @@ EXPLAINED_SHARE = 0.3
 # detector misses a person standing still for a step or two, and their moving arm must not become
 # a second object meanwhile (seen on the real indoor clip).
 KNOWN_MEMORY_S = 1.5
-
-
 # An edge this close to the frame's border is where the object is cut off, not where it ends.
 BORDER_PX = 2.0
 # How far back a blob's travel is measured (video seconds): long enough for a far car or a walker,
@@ -72,7 +70,7 @@ class _Blob:
     box: np.ndarray  # xyxy, full-frame pixels
     inside_since: float | None  # video seconds since it has been inside a watched zone
     last_s: float
-    history: deque[tuple[float, np.ndarray]] = field(default_factory=deque)  # (pts, box), the last min_duration_s
+    history: deque[tuple[float, np.ndarray]] = field(default_factory=deque)  # (pts, box), the last TRAVEL_WINDOW_S
     confirmed: bool = False
 
 
