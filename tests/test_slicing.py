@@ -268,3 +268,48 @@ def test_the_worker_answers_a_tiled_request_as_the_detector_and_the_merge_would(
         worker.close()
     assert np.array_equal(got.xyxy, expected.xyxy) and np.array_equal(got.data[CLASS_NAME], expected.data[CLASS_NAME])
     assert worker.stats.images == 1 + len(tiles) + 1
+
+
+def test_a_replay_with_slicing_sends_every_detection_with_its_tiles(tmp_path: Path) -> None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from monitor.config import load_config
+    from monitor.pipeline import DetectorPool, StageClock, replay_file
+
+    coco = REPO / "models" / "coco-yolov3-tiny"
+    if not (coco / "yolov3-tiny.weights").is_file():
+        pytest.skip(f"{coco} is absent: run `make setup` (python -m monitor.fetch_models) first")
+    video = tmp_path / "cam.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10",
+         "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(video)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""timezone: UTC
+detector: {{backend: opencv, model: {coco}, imgsz: 416, slicing: {{enabled: true, tile_px: 208}}}}
+store: {{url: "sqlite:///monitor.db"}}
+record: {{dir: clips}}
+cameras:
+  cam:
+    source: cam.mp4
+    start_time: "2026-07-01T10:00:00"
+    zones:
+      water: {{kind: water, coordinates: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}}
+rules:
+  - {{id: in_water, type: enter, zones: [water], objects: [person]}}
+""")
+    cfg = load_config(path)
+    tiles = camera_tiles(cfg.camera("cam"), (640, 360))
+    assert len(tiles) == 4 * 1  # the lower half of 640x360 in 208 px tiles
+    pool, clock = DetectorPool(cfg.resolve_path("models")), StageClock()
+    try:
+        replay_file(cfg, "cam", video, progress=False, detectors=pool, clock=clock)
+        [worker] = pool.workers()
+        assert clock.detections > 0
+        assert worker.stats.images == clock.detections * (1 + len(tiles))
+        assert worker.stats.served["cam"] == clock.detections  # one request per detection
+    finally:
+        pool.close()
