@@ -1,12 +1,16 @@
 """``check-config``: validate config.yaml and print a one-screen summary of what will run.
 
 For the person tuning zones: it shows per camera the zones as loaded, which rules apply there and
-whether each is in season today, without opening any camera or model.
+whether each is in season today, without opening any camera or model. Where a camera detects in
+tiles (``detector.slicing``), it shows their count and CPU cost; the frame size that needs is read
+from a file source's header (no live camera is opened), and ``--measure`` times the model on one
+tile to turn the count into milliseconds.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,16 +37,87 @@ EXIT_OK = 0
 EXIT_INVALID = 2
 
 
-def check_config(path: Path, now: datetime | None = None) -> tuple[int, str]:
+def check_config(path: Path, now: datetime | None = None, measure: bool = False) -> tuple[int, str]:
     """(0, summary) for a valid file, (2, every error one per line) otherwise.
 
-    ``now`` (aware) is the moment "today" refers to; the current time when omitted.
+    ``now`` (aware) is the moment "today" refers to; the current time when omitted. ``measure``
+    loads the model of each camera that detects in tiles and times it on one tile.
     """
     try:
         cfg = load_config(Path(path))
     except ConfigError as e:
         return EXIT_INVALID, str(e)
-    return EXIT_OK, summarize(cfg, path, now)
+    return EXIT_OK, summarize(cfg, path, now, measure)
+
+
+# Without --measure the cost is a multiple of the camera's whole-frame detection; assumed frame
+# size of a live camera with fraction zones (the commonest main stream).
+ASSUMED_WH = (1920, 1080)
+MEASURE_RUNS = 5
+
+
+def frame_size(cfg: AppConfig, cam: ResolvedCamera) -> tuple[tuple[int, int], str]:
+    """The camera's frame size and where it comes from: zones_resolution, the file, or assumed."""
+    if cam.zones_resolution is not None:
+        return cam.zones_resolution, "zones_resolution"
+    if not is_live_source(cam.source):
+        import cv2
+
+        path = cfg.resolve_path(cam.source)
+        if path.is_file():
+            cap = cv2.VideoCapture(str(path))
+            try:
+                w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            finally:
+                cap.release()
+            if w > 0 and h > 0:
+                return (w, h), "the file"
+    return ASSUMED_WH, "assumed; set zones_resolution to the stream's size"
+
+
+def measure_ms_per_tile(cfg: AppConfig, cam: ResolvedCamera, runs: int = MEASURE_RUNS) -> float:
+    """Median milliseconds of one inference of the camera's model on one tile (after a warm-up)."""
+    import numpy as np
+
+    from monitor.detector import make_detector
+
+    d = cam.detector
+    det = make_detector(
+        d.backend, d.model, imgsz=d.imgsz, conf=d.conf, iou=d.iou, threads=d.worker_threads,
+        models_dir=cfg.resolve_path("models"),
+    )  # fmt: skip
+    side = d.slicing.tile_px or d.imgsz
+    tile = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    det.detect(tile)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        det.detect(tile)
+        times.append(time.perf_counter() - t0)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def _slicing_line(cfg: AppConfig, cam: ResolvedCamera, measure: bool) -> str:
+    from monitor.detector import DetectorError
+    from monitor.slicing import camera_tiles
+
+    s = cam.detector.slicing
+    wh, where = frame_size(cfg, cam)
+    tiles = camera_tiles(cam, wh)
+    side = s.tile_px or cam.detector.imgsz
+    zones = ", ".join(z for z in cam.zones if not s.zones or z in s.zones) or "none of its zones"
+    runs = 1 + len(tiles)
+    line = (
+        f"slicing: {len(tiles)} tiles of {side} px around {zones} at {wh[0]}x{wh[1]} ({where}) + the whole "
+        f"frame = {runs} inferences per analysed frame, {runs}x the CPU of a whole-frame detection"
+    )
+    if not measure:
+        return line + " (--measure times the model here)"
+    try:
+        ms = measure_ms_per_tile(cfg, cam)
+    except DetectorError as e:
+        return line + f"; cannot measure: {e}"
+    return line + f"; measured {ms:.0f} ms per tile: ~{runs * ms:.0f} ms per detection"
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -139,7 +214,7 @@ def _alarm_text(cfg: AppConfig, severity: str) -> str:
     return f"{severity} {', '.join(parts)}"
 
 
-def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
+def summarize(cfg: AppConfig, path: Path, now: datetime | None = None, measure: bool = False) -> str:
     local_now = (now or datetime.now(cfg.tz)).astimezone(cfg.tz)
     today = local_now.date()
     d = cfg.detector
@@ -165,6 +240,8 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         if cam.detect_source:
             lines.append(f"  detect_source: {mask_url(cam.detect_source)} (analysed; source is only recorded)")
         lines.append(f"  {_gating_line(cam)}")
+        if cam.detector.slicing.enabled:
+            lines.append(f"  {_slicing_line(cfg, cam, measure)}")
         if not cam.zones:
             lines.append("  zones: none")
         else:

@@ -74,6 +74,7 @@ _DATE_START_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 START_YEARS = (2000, 2100)
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
 
+UNKNOWN = "unknown"  # the built-in category of moving things the model has no class for (monitor.unknown)
 DEFAULT_CATEGORIES: dict[str, list[str]] = {
     "person": ["person"],
     "vehicle": ["car", "truck", "bus", "motorcycle", "motorbike"],
@@ -107,6 +108,43 @@ Word = Annotated[str, Strict(), AfterValidator(_id_check("name"))]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class SlicingConfig(_Model):
+    """Small, far objects: the region around the zones is also detected in overlapping tiles (monitor.slicing).
+
+    A whole 1920x1080 frame squeezed into a 416 px input makes a swimmer 12 px tall 3-5 px tall, too
+    small for any detector; a tile of the input's own size keeps every pixel. Each tile is one more
+    inference per analysed frame (check-config prints the count and the estimated cost).
+    """
+
+    enabled: Bool = Field(default=False, description="Detect in tiles as well as on the whole frame.")
+    zones: list[ZoneName] = Field(
+        default_factory=list,
+        description="Zone names whose surroundings are tiled; empty: every zone of the camera. Name only "
+        "the far zones (open water, the ice) to keep the tile count down.",
+    )
+    tile_px: Int | None = Field(
+        default=None,
+        ge=64,
+        le=4096,
+        description="Tile side in frame pixels; empty: the detector's imgsz, so a tile is seen at full "
+        "resolution. Smaller tiles are enlarged to imgsz (finds even smaller objects, costs more tiles).",
+    )
+    overlap: Float = Field(
+        default=0.2,
+        ge=0,
+        le=0.5,
+        description="Share of a tile shared with its neighbour, so an object on a tile's edge is whole in "
+        "the next one. More overlap: fewer cut objects, more tiles.",
+    )
+    margin: Float = Field(
+        default=0.02,
+        ge=0,
+        le=0.5,
+        description="The tiled region is the zones' bounding box grown by this fraction of the frame width "
+        "(so feet on a zone's edge are inside a tile).",
+    )
 
 
 class DetectorConfig(_Model):
@@ -146,6 +184,11 @@ class DetectorConfig(_Model):
         description="CPU threads of the detector worker that every camera of the process shares; empty: "
         "all cores. One worker with every core beats a model per camera: on 2 cores, three cameras "
         "with 2 threads each thrashed to a quarter of the speed.",
+    )
+
+    slicing: SlicingConfig = Field(
+        default_factory=SlicingConfig,
+        description="Optional tiles around the zones for small, far objects (more CPU per analysed frame).",
     )
 
     @property
@@ -196,6 +239,11 @@ class ObjectsConfig(_Model):
 
     @model_validator(mode="after")
     def _classes_unique(self) -> ObjectsConfig:
+        if UNKNOWN in self.categories:
+            raise ValueError(
+                f"{UNKNOWN!r} is the built-in category of moving things the model has no class for "
+                "(motion.unknown); give the model's classes another category name"
+            )
         seen: dict[str, str] = {}
         for category, classes in self.categories.items():
             for cls in classes:
@@ -306,6 +354,37 @@ Finite = Annotated[float, Strict(), AllowInfNan(False)]
 MaskPolygon = Annotated[list[tuple[Finite, Finite]], AfterValidator(_mask_polygon)]
 
 
+class UnknownConfig(_Model):
+    """The ``unknown`` category: a moving blob of the motion mask that no detection explains.
+
+    Only cameras with a rule naming ``unknown`` in its objects look for it (monitor.unknown).
+    """
+
+    min_duration_s: Finite = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds a moving blob must persist inside a zone that an unknown rule watches, with no "
+        "detection of a known class on it, before it becomes an unknown object. Longer ignores more "
+        "passing flickers (spray, a gull landing) but delays the alert.",
+    )
+    min_travel: Finite = Field(
+        default=0.5,
+        ge=0,
+        le=20,
+        description="How far the blob must have moved within the last min_duration_s, in its own sizes (the "
+        "square root of its box's area): waves, rain and a flag flutter in place, a car or a walker goes "
+        "somewhere. Lower catches a slow walker, higher ignores more that only sways.",
+    )
+    score: Finite = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Confidence given to unknown objects (the tracker needs one); keep it above the tracker's "
+        "0.25 so that they start tracks.",
+    )
+
+
 class MotionConfig(_Model):
     """Motion gating: a cheap look at every frame decides whether the object detector needs to run.
 
@@ -371,6 +450,11 @@ class MotionConfig(_Model):
         le=1,
         description="Motion this far outside a zone still counts as near it, as a fraction of the frame width "
         "(0.05 is 64 px on 1280x720): someone about to step into the water wakes the detector.",
+    )
+    unknown: UnknownConfig = Field(
+        default_factory=UnknownConfig,
+        description="Anything moving in a zone that the model has no class for becomes an object of category "
+        "unknown, which rules can name (objects: [vehicle, person, unknown]).",
     )
 
 
@@ -1024,7 +1108,7 @@ def cross_check(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     """Problems between sections: rules naming no existing zone, unknown categories or cameras; duplicate ids."""
     problems: list[tuple[Loc, str]] = []
     cameras = _d(data.get("cameras"))
-    categories = set(_d(_d(data.get("objects")).get("categories")) or DEFAULT_CATEGORIES)
+    categories = set(_d(_d(data.get("objects")).get("categories")) or DEFAULT_CATEGORIES) | {UNKNOWN}
     for cam in cameras.values():
         categories |= set(_d(_d(_d(cam).get("objects")).get("categories")))
 
@@ -1103,6 +1187,10 @@ def config_warnings(cfg: AppConfig) -> list[str]:
             warnings.append(f"camera {cid} sets zones_resolution but has no pixel zones: it changes nothing")
         elif not cfg.rules_for(cid):
             warnings.append(f"camera {cid} has zones but no enabled rule names them")
+        slicing = cam.detector.slicing
+        missing_tiles = [z for z in slicing.zones if z not in cam.zones]
+        if slicing.enabled and missing_tiles:
+            warnings.append(f"camera {cid}: detector.slicing.zones names zones it does not have: {', '.join(missing_tiles)}")
     enabled_cams = [cid for cid, cam in cfg.cameras.items() if cam.enabled]
     for rule in cfg.rules:
         scope = [c for c in cfg.cameras if rule.cameras is None or c in rule.cameras]

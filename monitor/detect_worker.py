@@ -21,6 +21,11 @@ Batching: when several cameras wait at once and the backend has ``detect_batch``
 ``max_batch`` of their frames run as one call (one letterbox/forward pass per image, less Python
 overhead per image). Results are per request; an exception in the detector reaches the camera that
 asked, and the worker goes on serving the others.
+
+Tiles (``monitor.slicing``): a camera that detects small, far objects in tiles around its zones
+sends the frame and its tiles as ONE request (it still has one request waiting at most, and costs
+its turn 1 + tiles inferences); the worker runs the whole frame and the tile crops in the same
+batch and merges the tiles' boxes into the frame's before it answers.
 """
 
 from __future__ import annotations
@@ -37,8 +42,12 @@ import numpy as np
 import supervision as sv
 
 from monitor.detector import Detector
+from monitor.slicing import crops, merge_tiles
 
 log = logging.getLogger(__name__)
+
+# The most images (frames and tiles) in one call of a backend's detect_batch.
+MAX_IMAGES_PER_CALL = 8
 
 
 @dataclass
@@ -59,6 +68,13 @@ class _Request:
     queued: float
     future: Future[sv.Detections]
     urgent: bool = False
+    tiles: np.ndarray | None = None  # (T, 4) xyxy tiles detected besides the whole frame
+
+    def images(self) -> list[np.ndarray]:
+        return [self.image] if self.tiles is None else [self.image, *crops(self.image, self.tiles)]
+
+    def answer(self, results: list[sv.Detections]) -> sv.Detections:
+        return results[0] if self.tiles is None else merge_tiles(results[0], results[1:], self.tiles)
 
 
 class WorkerClosed(RuntimeError):
@@ -83,22 +99,26 @@ class DetectorWorker:
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, camera: str, image: np.ndarray, *, urgent: bool = False) -> Future[sv.Detections] | None:
-        """Queue ``image`` for ``camera``; None when that camera already has a request waiting."""
+    def submit(
+        self, camera: str, image: np.ndarray, *, urgent: bool = False, tiles: np.ndarray | None = None
+    ) -> Future[sv.Detections] | None:
+        """Queue ``image`` (and its ``tiles``, if any) for ``camera``; None when that camera already has
+        a request waiting."""
         with self._cond:
             if self._closed:
                 raise WorkerClosed("the detector worker is closed")
             if camera in self._waiting:
                 return None
             fut: Future[sv.Detections] = Future()
-            self._waiting[camera] = _Request(camera, image, time.perf_counter(), fut, urgent)
+            tiles = None if tiles is None or len(tiles) == 0 else tiles
+            self._waiting[camera] = _Request(camera, image, time.perf_counter(), fut, urgent, tiles)
             self._cond.notify()
             return fut
 
-    def detect(self, camera: str, image: np.ndarray) -> sv.Detections:
+    def detect(self, camera: str, image: np.ndarray, *, tiles: np.ndarray | None = None) -> sv.Detections:
         """Blocking form of ``submit`` for callers that must have every detection (file replays)."""
         while True:
-            fut = self.submit(camera, image)
+            fut = self.submit(camera, image, tiles=tiles)
             if fut is not None:
                 return fut.result()
             time.sleep(0.001)  # only when one camera id is used by two callers at once
@@ -141,8 +161,13 @@ class DetectorWorker:
             began = time.perf_counter()
             for req in batch:
                 self.stats.wait_s[req.camera] = self.stats.wait_s.get(req.camera, 0.0) + began - req.queued
+            images = [req.images() for req in batch]
             try:
-                results = self._run([r.image for r in batch])
+                flat = self._run([im for ims in images for im in ims])
+                answers, at = [], 0
+                for req, ims in zip(batch, images, strict=True):
+                    answers.append(req.answer(flat[at : at + len(ims)]))
+                    at += len(ims)
             except Exception as exc:  # the camera that asked decides what a failure means
                 for req in batch:
                     req.future.set_exception(exc)
@@ -150,13 +175,15 @@ class DetectorWorker:
             finally:
                 self.stats.detect_s += time.perf_counter() - began
                 self.stats.batches += 1
-                self.stats.images += len(batch)
-            for req, dets in zip(batch, results, strict=True):
+                self.stats.images += sum(len(ims) for ims in images)
+            for req, dets in zip(batch, answers, strict=True):
                 self.stats.served[req.camera] = self.stats.served.get(req.camera, 0) + 1
                 req.future.set_result(dets)
 
     def _run(self, images: list[np.ndarray]) -> list[sv.Detections]:
         batch_fn: Any = getattr(self.detector, "detect_batch", None)
-        if batch_fn is not None and len(images) > 1:
-            return list(batch_fn(images))
-        return [self.detector.detect(im) for im in images]
+        if batch_fn is None or len(images) == 1:
+            return [self.detector.detect(im) for im in images]
+        # Many tiles: batches of a bounded size (a batch's input tensor grows with its length).
+        size = max(self.max_batch, MAX_IMAGES_PER_CALL)
+        return [d for i in range(0, len(images), size) for d in batch_fn(images[i : i + size])]

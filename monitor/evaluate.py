@@ -3,7 +3,10 @@
 ``score`` is pure: expected alerts (rule, zone, a window for the start) and
 the alerts a replay raised go in; counts, recall, precision and latency come
 out. ``evaluate`` replays every clip in a folder that has a ground-truth file
-``<stem>.json`` and scores it.
+``<stem>.json`` and scores it. The ground truth may sit in another folder
+(``--truth DIR``, with the cameras of its clips in ``DIR/config.yaml``): real
+footage is kept out of the repository, its ground truth in it
+(``tests/footage_truth/``), and a unit scores its own recordings the same way.
 
 Ground truth (written by ``python -m monitor.synth clips``)::
 
@@ -167,14 +170,16 @@ def pipeline_replay(config: Any, camera_id: str, video: Path, start: datetime | 
     return list(replay_file(config, camera_id, video, start=start, realtime=False, progress=False))
 
 
-def ground_truth_files(videos: Path) -> list[Path]:
-    return sorted(p for p in videos.glob("*.json") if p.is_file())
+def ground_truth_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.json") if p.is_file())
 
 
-def evaluate(videos: Path, config: Any, replay: Replay = pipeline_replay) -> list[ClipScore]:
-    """Replay and score every clip in ``videos`` that has a ground-truth file."""
+def evaluate(
+    videos: Path, config: Any, replay: Replay = pipeline_replay, truth: Path | None = None
+) -> list[ClipScore]:
+    """Replay and score every clip in ``videos`` that has a ground-truth file (in ``truth``, default ``videos``)."""
     scores = []
-    for gt_path in ground_truth_files(videos):
+    for gt_path in ground_truth_files(truth or videos):
         gt = json.loads(gt_path.read_text())
         if not isinstance(gt, dict) or "expected" not in gt:
             continue  # another JSON file in the folder, not ground truth
@@ -243,7 +248,12 @@ def redirect_output(cfg: Any, store_url: str, clips_dir: Path | None = None) -> 
 
 
 def run_evaluate(
-    videos: Path, config: Path, as_json: bool, replay: Replay = pipeline_replay, store_url: str | None = None
+    videos: Path,
+    config: Path,
+    as_json: bool,
+    replay: Replay = pipeline_replay,
+    store_url: str | None = None,
+    truth: Path | None = None,
 ) -> int:
     """CLI body: 0 when every clip was replayed, 1 when one failed, 2 when there is nothing to score.
 
@@ -254,8 +264,12 @@ def run_evaluate(
     from monitor.config import ConfigError, load_config
     from monitor.store import StoreError, parse_url
 
-    if not ground_truth_files(videos):
-        print(f"no ground-truth files (*.json) in {videos}", file=sys.stderr)
+    truth_dir = truth or videos
+    if not ground_truth_files(truth_dir):
+        print(f"no ground-truth files (*.json) in {truth_dir}", file=sys.stderr)
+        return 2
+    if not videos.is_dir():
+        print(f"no folder {videos}: --videos names the folder of the clips (<stem>.mp4)", file=sys.stderr)
         return 2
     try:
         cfg = load_config(config)
@@ -277,7 +291,7 @@ def run_evaluate(
             # two stores' ids would collide there.
             cfg = redirect_output(cfg, f"sqlite:///{db}", clips_dir_for(db))
             log.info("evaluate: alerts go to %s, clips to %s", db, clips_dir_for(db))
-        scores = evaluate(videos, cfg, replay)
+        scores = evaluate(videos, cfg, replay, truth)
     if as_json:
         print(json.dumps(as_json_report(scores), indent=2))
     else:
@@ -285,14 +299,31 @@ def run_evaluate(
     return 1 if any(s.error for s in scores) else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m monitor evaluate", description="Replay the sample clips and score the alerts.")
-    p.add_argument("--videos", type=Path, default=Path("sample_videos"), help="folder of clips with <stem>.json ground truth")
-    p.add_argument("--config", type=Path, default=Path("config.yaml"))
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``evaluate`` (here and in ``python -m monitor evaluate``)."""
+    p.add_argument("--videos", type=Path, default=Path("sample_videos"), help="folder of the clips (<stem>.mp4)")
+    p.add_argument(
+        "--truth", type=Path, metavar="DIR",
+        help="folder of the <stem>.json ground truth when it is not beside the videos (real footage); its "
+        "config.yaml, holding the clips' cameras, is the default --config",
+    )  # fmt: skip
+    p.add_argument("--config", type=Path, help="default: config.yaml, or DIR/config.yaml with --truth DIR")
     p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     p.add_argument("--store", metavar="URL", help=STORE_HELP)
-    args = p.parse_args(argv)
-    return run_evaluate(args.videos, args.config, args.json, store_url=args.store)
+
+
+def run_args(args: argparse.Namespace) -> int:
+    config = args.config
+    if config is None:
+        beside = args.truth / "config.yaml" if args.truth is not None else None
+        config = beside if beside is not None and beside.is_file() else Path("config.yaml")
+    return run_evaluate(args.videos, config, args.json, store_url=args.store, truth=args.truth)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m monitor evaluate", description="Replay clips and score the alerts.")
+    add_arguments(p)
+    return run_args(p.parse_args(argv))
 
 
 if __name__ == "__main__":

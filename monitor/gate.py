@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from monitor.config import ResolvedCamera, RuleConfig
+from monitor.config import UNKNOWN, ResolvedCamera, RuleConfig
 from monitor.schedule import schedule_active
 from monitor.zones import anchor_points, camera_polygons
 
@@ -194,6 +194,14 @@ class Gate:
     def observe_motion(self, pts_s: float, boxes: np.ndarray) -> None:
         if self.zones.motion_near(boxes):
             self._motion_until = pts_s + MOTION_HOLD_S
+
+    def observe_unknown(self, pts_s: float, boxes: np.ndarray) -> None:
+        """Blobs that count as unknown objects (monitor.unknown): full rate while a rule in force watches them."""
+        n = len(boxes)
+        if n and self.zones.objects_near(
+            sv.Detections(xyxy=np.asarray(boxes, np.float32).reshape(-1, 4), data={"category": np.array([UNKNOWN] * n)})
+        ):
+            self._active_until = pts_s + ACTIVE_HOLD_S
 
     def observe_detections(self, pts_s: float, dets: sv.Detections, judge_watching: bool) -> None:
         if judge_watching or self.zones.objects_near(dets):

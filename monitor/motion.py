@@ -253,6 +253,9 @@ class MotionDetector:
             return MotionResult(changed_frac=changed_frac)
         xywh = np.array([cv2.boundingRect(c) for c in kept], dtype=np.float32)
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1) * self._scale
+        # Within the frame: float rounding put a blob on the bottom edge at 432.00003 of 432 rows,
+        # just outside a whole-frame zone.
+        np.minimum(xyxy, np.array(self.frame_wh * 2, dtype=np.float32), out=xyxy)
         return MotionResult(boxes=xyxy, changed_frac=changed_frac)
 
     def _drop_settled(

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import supervision as sv
 
 from monitor.alert_sink import AlertSink, AlertSummary
@@ -45,11 +46,13 @@ from monitor.recording import (
 )  # fmt: skip
 from monitor.recovery import CameraStart
 from monitor.rules import CameraJudge, MuteSet
+from monitor.slicing import camera_tiles
 from monitor.sources import (
     FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
 )  # fmt: skip
 from monitor.store import SEVERITIES, AlertRow, Store, StoreError
 from monitor.tracking import Tracker
+from monitor.unknown import KnownMemory, MovingBlobs, unknown_zones, with_unknown
 from monitor.zones import camera_polygons, zones_outside_frame
 
 __all__ = ["AlertSummary", "CameraPipeline", "DetectorPool", "StageClock", "replay_file", "run_cameras"]
@@ -127,6 +130,7 @@ class _Asked:
     future: Future[sv.Detections]
     frame: Frame
     t: datetime
+    blobs: np.ndarray  # the unknown objects' motion blobs in that frame (monitor.unknown)
 
 
 class CameraPipeline:
@@ -274,7 +278,15 @@ class CameraPipeline:
         )  # fmt: skip
         gate = self._gate(src)
         self.source_stats = src.stats
-        motion = self._motion(src) if cam.motion.enabled else None
+        tiles = camera_tiles(cam, src.size)  # small, far objects: tiles around the zones (often none)
+        if len(tiles):
+            log.info("camera %s: detecting in %d tiles besides the whole frame", cam.id, len(tiles))
+        # Moving things the model has no class for, where a rule names the unknown category.
+        unknown_px = unknown_zones(cam, self.rules, src.size)
+        blobs = MovingBlobs(cam.motion.unknown, unknown_px, src.size) if unknown_px else None
+        motion = self._motion(src) if cam.motion.enabled or blobs is not None else None
+        moving = np.zeros((0, 4), dtype=np.float32)
+        known = KnownMemory()
         sync = not src.is_live  # files: every detection is waited for, so replays are repeatable
         asked: _Asked | None = None
         mutes, mutes_at, schedule_at = MuteSet(), -1e9, -1e9
@@ -285,9 +297,14 @@ class CameraPipeline:
         last_pts = 0.0
         tick = time.perf_counter()
 
-        def judge_step(dets: sv.Detections, frame: Frame, t: datetime) -> None:
+        def judge_step(dets: sv.Detections, frame: Frame, t: datetime, moving: np.ndarray) -> None:
             nonlocal tick, mutes, mutes_at
             classified = classify(dets, cam.objects, src.size)
+            if blobs is not None:
+                recent = known.boxes(frame.pts_s)
+                known.add(frame.pts_s, classified)
+                if len(moving):
+                    classified = with_unknown(classified, moving, cam.motion.unknown.score, recent)
             tracked = tracker.update(classified, frame.pts_s)
             self.live.observe(tracked, frame.pts_s)
             tick = self.clock.add("track", tick)
@@ -310,8 +327,17 @@ class CameraPipeline:
                 if self._new_cfg is not None:
                     new_cfg, self._new_cfg = self._new_cfg, None
                     reload_t = last_t or self._frame_time(frame, src)
+                    before = self.cam
                     for ev in self._reload(new_cfg, judge, gate, sink, src.size, reload_t, frame.pts_s):
                         sink.handle(ev, frame, recorder)
+                    if self.cam is not before:  # tiles and unknown-object zones follow the new zones
+                        tiles = camera_tiles(self.cam, src.size)
+                        new_px = unknown_zones(self.cam, self.rules, src.size)
+                        if not _same_polygons(new_px, unknown_px):  # unchanged zones keep the blobs' history
+                            unknown_px = new_px
+                            blobs = MovingBlobs(cam.motion.unknown, unknown_px, src.size) if unknown_px else None
+                            if blobs is not None and motion is None:
+                                motion = self._motion(src)
                 self.clock.frames += 1
                 t = self._frame_time(frame, src)
                 last_t, last_pts = t, frame.pts_s
@@ -327,26 +353,31 @@ class CameraPipeline:
                     gate.zones.at(t.astimezone(self.cfg.tz))
                     schedule_at = frame.pts_s
                 if motion is not None:
-                    gate.observe_motion(frame.pts_s, motion.update(frame.image).boxes)
+                    boxes = motion.update(frame.image).boxes
+                    gate.observe_motion(frame.pts_s, boxes)
+                    if blobs is not None:
+                        blobs.update(frame.pts_s, boxes)
+                        moving = blobs.confirmed(frame.pts_s)
+                        gate.observe_unknown(frame.pts_s, moving)
                     tick = self.clock.add("motion", tick)
                 if asked is not None and asked.future.done():
-                    judge_step(asked.future.result(), asked.frame, asked.t)
+                    judge_step(asked.future.result(), asked.frame, asked.t, asked.blobs)
                     asked = None
                 if gate.due(frame.pts_s):
                     if sync:
-                        dets = worker.detect(cam.id, frame.image)
+                        dets = worker.detect(cam.id, frame.image, tiles=tiles)
                         tick = self.clock.add("detect", tick)
                         self.clock.detections += 1
-                        judge_step(dets, frame, t)
+                        judge_step(dets, frame, t, moving)
                     elif asked is not None:
                         self.clock.missed += 1
                     else:
                         # Urgent while something of interest is near a zone: served before idle looks.
-                        fut = worker.submit(cam.id, frame.image, urgent=gate.rate.mode == "active")
+                        fut = worker.submit(cam.id, frame.image, urgent=gate.rate.mode == "active", tiles=tiles)
                         if fut is None:
                             self.clock.missed += 1
                         else:
-                            asked = _Asked(fut, frame, t)
+                            asked = _Asked(fut, frame, t, moving)
                             self.clock.detections += 1
                 sink.clips_done(recorder.finished())
                 tick = self.clock.add("record", tick)
@@ -361,7 +392,7 @@ class CameraPipeline:
             # finish their clips.
             if asked is not None:
                 try:
-                    judge_step(asked.future.result(timeout=30), asked.frame, asked.t)
+                    judge_step(asked.future.result(timeout=30), asked.frame, asked.t, asked.blobs)
                 except Exception:
                     log.exception("camera %s: the last detection failed", cam.id)
             end_t = last_t or datetime.now(UTC)
@@ -654,6 +685,10 @@ def run_cameras(
         if escalator is not None:
             escalator.store.close()
     return len(failures)
+
+
+def _same_polygons(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b))
 
 
 def _escalation_hook(

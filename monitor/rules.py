@@ -42,7 +42,7 @@ import numpy as np
 import supervision as sv
 
 from monitor.alerts import AlertBook, AlertEvent, AlertKey, Box
-from monitor.config import ResolvedCamera, RuleConfig
+from monitor.config import UNKNOWN, ResolvedCamera, RuleConfig
 from monitor.schedule import schedule_active
 from monitor.zones import Presence, anchor_points, camera_polygons, next_presence, points_in_polygon
 
@@ -64,6 +64,12 @@ def _near(last: Box, box: np.ndarray) -> float | None:
     )
     dist = math.hypot(cx1 - cx0, cy1 - cy0)
     return dist if dist <= diag else None
+
+
+def _same_kind(a: str, b: str) -> bool:
+    """Could two sightings be one object? The same category, or one of them ``unknown``: a car the
+    detector names on some steps is a moving blob (monitor.unknown) on the others."""
+    return a == b or UNKNOWN in (a, b)
 
 
 @dataclass(frozen=True)
@@ -283,7 +289,8 @@ class CameraJudge:
 
         A detector can miss a person standing still for seconds (seen on real footage: 4 s), longer
         than the tracker keeps an id, so the person comes back under a new id. A new id whose box
-        is near where a held (unseen, not yet gone) track of the same category was last seen is
+        is near where a held (unseen, not yet gone) track of the same category (or where one of them
+        is ``unknown``) was last seen is
         taken to be that track, so its open alert continues instead of a second alert starting.
         Never done for a track last seen in a zone that a disappear rule watches: someone else
         swimming to where a person went under must not cancel the drowning alarm.
@@ -304,7 +311,7 @@ class CameraJudge:
                     track.gone
                     or tid in present
                     or tid in claimed
-                    or track.category != category
+                    or not _same_kind(track.category, category)
                     or self._watched_for_disappear(track)
                 ):
                     continue

@@ -484,7 +484,8 @@ MISSION_RULES = {
     "possible_drowning": ("disappear", ["water"], ["person"], "critical", [], []),
     "person_at_edge_night": ("dwell", ["shore"], ["person"], "warning", [], ["20:00..06:00"]),
     "person_on_ice": ("enter", ["ice"], ["person"], "critical", ["12-01..03-15"], []),
-    "vehicle_on_ice": ("enter", ["ice"], ["vehicle"], "warning", ["12-01..03-15"], []),
+    # unknown: anything moving on the ice that the model has no class for (monitor.unknown).
+    "vehicle_on_ice": ("enter", ["ice"], ["vehicle", "unknown"], "warning", ["12-01..03-15"], []),
     "angler_on_shore": ("dwell", ["shore"], ["person"], "warning", ["04-01..07-31"], []),
     "fishing_gear_in_water": ("enter", ["water"], ["fishing_gear"], "warning", ["04-01..07-31"], []),
     "person_in_habitat": ("enter", ["habitat"], ["person"], "info", ["03-01..05-31", "09-15..11-30"], []),

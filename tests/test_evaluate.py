@@ -205,3 +205,21 @@ def test_evaluate_store_option_refuses_a_bad_url_in_one_line(tmp_path: Path, cap
     assert main(["evaluate", "--videos", str(videos), "--config", str(cfg), "--store", "postgres://x/y"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --store:") and "sqlite:///" in err and "\n" not in err
+
+
+def test_evaluate_truth_folder_beside_its_config_scores_videos_kept_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Real footage stays out of the repository; its ground truth and cameras live in one folder.
+    from monitor.__main__ import main
+
+    videos, cfg = _site(tmp_path)
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    (videos / "cam.json").rename(truth / "cam.json")
+    cfg.rename(truth / "config.yaml")  # the camera "cam" exists only there: the default --config
+    assert main(["evaluate", "--videos", str(videos), "--truth", str(truth), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [c["clip"] for c in report["clips"]] == ["cam"] and report["overall"]["errors"] == 0
+    assert main(["evaluate", "--videos", str(tmp_path / "nowhere"), "--truth", str(truth)]) == 2
+    assert "--videos names the folder" in capsys.readouterr().err

@@ -249,3 +249,12 @@ def test_tracker_expires_lost_tracks_by_time() -> None:
     tracker.update(box(100), 11.0)
     again = tracker.update(box(100), 11.2)
     assert len(again) == 1 and int(again.tracker_id[0]) != first
+
+
+def test_an_unknown_object_wakes_the_detector_only_where_a_rule_names_unknown() -> None:
+    blob = np.array([[400, 600, 600, 700]], dtype=np.float32)
+    for objects, active in ((["person", "unknown"], True), (["person"], False)):
+        gate = Gate(RateGate(5, 1, 10, 10), watched([rule("in_water", objects=objects)]))
+        gate.observe_unknown(WARMUP_S + 1.0, blob)
+        assert (gate.mode(WARMUP_S + 1.5) == "active") is active, objects
+        gate.observe_unknown(WARMUP_S + 2.0, np.empty((0, 4), np.float32))  # nothing confirmed: no change

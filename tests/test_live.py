@@ -204,3 +204,55 @@ def test_write_back_changes_only_the_zone_lines_of_the_shipped_config(tmp_path: 
     after, before_zones, after_zones = save_zones(copy, cid, moved)
     assert after.cameras[cid].zones[moved[0].name].coordinates[0] == (0.1, 0.5)
     assert before_zones != after_zones and check_config(copy)[0] == 0
+
+
+def test_unknown_objects_follow_a_zone_saved_mid_way(tmp_path: Path) -> None:
+    """The real parking-lot clip, where the offline COCO model names no car from above and only the
+    ``unknown`` category (moving blobs in a watched zone) catches them: the ice zone starts as a far
+    corner and is redrawn over the whole lot at 1 s. The moving-blob zones must follow the new zone
+    (they are built per camera run), or the first car (5-9 s) goes unnoticed."""
+    from tests.conftest import footage
+
+    video = footage("parking_lot_cars_overhead.mp4")
+    coco = REPO / "models" / "coco-yolov3-tiny"
+    if not (coco / "yolov3-tiny.weights").is_file():
+        pytest.skip(f"{coco} is absent: run `make setup` (python -m monitor.fetch_models) first")
+    shipped = (REPO / "tests" / "footage_truth" / "config.yaml").read_text()
+    whole = "[[0, 0], [1, 0], [1, 1], [0, 1]]"
+
+    def text(ice: str) -> str:
+        return (
+            shipped.replace("model: models/coco-yolov3-tiny", f'model: "{coco}"')
+            .replace("../../../shared/footage/parking_lot_cars_overhead.mp4", str(video))
+            .replace("sqlite:///../../data/footage-truth.db", "sqlite:///monitor.db")
+            .replace(f"coordinates: {whole}", f"coordinates: {ice}")
+        )
+
+    path = tmp_path / "config.yaml"
+    write(path, text(FAR_CORNER))
+    cfg = load_config(path)
+    watcher = ConfigWatcher(path)
+    store = Store.open(cfg.store.url, cfg.base_dir)
+    pool = DetectorPool(REPO / "models")
+    reloaded: list[float] = []
+
+    def on_frame(frame: object) -> None:
+        pts = getattr(frame, "pts_s")
+        if pts >= 10.0:
+            pipe.stop.set()
+        if pts >= 1.0 and not reloaded:
+            write(path, text(whole))
+            new = watcher.poll()
+            assert new is not None
+            pipe.offer_config(new)
+            reloaded.append(pts)
+
+    pipe = CameraPipeline(cfg, "parking_lot_cars_overhead", store, pool, replay=True, on_frame=on_frame)
+    try:
+        alerts = pipe.run()
+    finally:
+        pool.close()
+        store.close()
+    assert reloaded, "the replay never reached 1 s"
+    assert [(a.rule, a.category) for a in alerts] == [("vehicle_on_ice", "unknown")], alerts
+    assert 4.0 <= alerts[0].start_s <= 9.5, alerts[0]

@@ -391,3 +391,32 @@ def test_rules_without_a_zone_on_the_camera_are_skipped() -> None:
     ice = RuleConfig(id="on_ice", type="enter", zones=["ice"], objects=["person"])
     judge = CameraJudge(base.camera, [*base.rules(), ice], TZ, FRAME)
     assert [r.id for r in judge.rules()] == ["in_water"]
+
+
+@pytest.mark.parametrize(
+    "first, then, expected_starts",
+    [
+        # A car the detector names, lost, then a moving blob where it was (monitor.unknown): one car.
+        ("vehicle", "unknown", [(2, 1)]),
+        ("unknown", "vehicle", [(2, 1)]),
+        # Two named categories at one place are two objects, as before.
+        ("vehicle", "person", [(2, 1), (22, 2)]),
+    ],
+)
+def test_unknown_and_a_named_category_at_one_place_are_one_object(
+    first: str, then: str, expected_starts: list[tuple[int, int]]
+) -> None:
+    judge = judge_for([rule("on_ice", objects=["vehicle", "person", "unknown"], cooldown_s=120)])
+    events: list[AlertEvent] = []
+    for i in range(30):
+        tid, category = (1, first) if i < 5 else (2, then)
+        seen = i < 5 or 20 <= i < 30
+        n = int(seen)
+        d = sv.Detections(
+            xyxy=np.array([[480, 620, 520, 700]] * n, dtype=np.float32).reshape(-1, 4),
+            confidence=np.full(n, 0.8, dtype=np.float32),
+            tracker_id=np.array([tid] * n, dtype=int),
+            data={"class_name": np.array([category] * n), "category": np.array([category] * n)},
+        )
+        events += judge.step(T0 + timedelta(seconds=i * STEP_S), i * STEP_S, d)
+    assert [(round(e.offset_s / STEP_S), e.track_id) for e in events if e.kind == "start"] == expected_starts
