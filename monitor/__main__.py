@@ -107,8 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
     with Store.open(cfg.store.url, cfg.base_dir) as store:
-        n = store.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        print(f"alert store: {store.path}  ({n} alerts in all)")
+        print(f"alert store: {store.display_url}  ({store.count_all_alerts()} alerts in all)")
     print(f"clips and snapshots: {cfg.resolve_path(cfg.record.dir)}")
     return 1 if failed else 0
 

@@ -371,14 +371,22 @@ class MotionConfig(_Model):
 class StoreConfig(_Model):
     url: Str = Field(
         default="sqlite:///data/monitor.db",
-        description="sqlite:///relative/path.db (relative to the config file) or sqlite:////absolute/path.db.",
+        description="sqlite:///relative/path.db (relative to the config file), sqlite:////absolute/path.db, "
+        "or postgresql://user:${PGPASSWORD}@host[:port]/database for several monitor nodes and a review page "
+        "on other machines. ${NAME} is read from the environment when the config loads; keep passwords there.",
     )
 
     @field_validator("url")
     @classmethod
-    def _sqlite_only(cls, v: str) -> str:
-        if not v.startswith("sqlite:///") or len(v) <= len("sqlite:///"):
-            raise ValueError(f"{v!r} is not supported: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    def _known_scheme(cls, v: str) -> str:
+        from monitor.store import StoreError, parse_url
+
+        try:
+            parse_url(v, Path("/"))  # the scheme, the path or database, and every ${VAR} set
+        except StoreError as e:
+            raise ValueError(str(e)) from None
+        except ValueError as e:  # a malformed ${...}
+            raise ValueError(f"store.url: {e}") from None
         return v
 
 

@@ -379,7 +379,7 @@ class StatusReporter:
         self.cam = cam
         # Beside the store whose status rows point at them (data/cameras for the shipped config), so
         # that a replay into a scratch store (evaluate) never overwrites the camera page's frames.
-        self.status_dir = store.path.parent / "cameras"
+        self.status_dir = store.data_dir / "cameras"
         self._base = cfg.base_dir
         self._at = -1e9
         self._frame_at = -1e9

@@ -90,7 +90,7 @@ class Recovery:
 
 
 def lock_path(store: Store, camera: str) -> Path:
-    return store.path.parent / f"{store.path.name}.locks" / f"{camera}.lock"
+    return store.data_dir / f"{store.name}.locks" / f"{camera}.lock"
 
 
 class CameraClaim:

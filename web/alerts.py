@@ -227,16 +227,16 @@ def snapshot(alert_id: int) -> Response:
 def export_csv() -> Response:
     f = _filter_or_400()
     user, cfg = current_user(), _ctx().cfg
-    where, args = f.where(cfg.tz, user.id)
+    query = f.query(cfg.tz, user.id)
     log.info("%s exported alerts (%s)", user.name, urlencode(f.to_args()) or "no filter")
     # Who took which alerts off the system is part of the record, like every verdict.
-    with db.get_store().transaction() as c:
-        db.audit(c, user.name, "export_csv", target=urlencode(f.to_args()) or "all alerts")
+    with db.get_store().transaction() as tx:
+        tx.audit(user.name, "export_csv", target=urlencode(f.to_args()) or "all alerts")
 
     def lines() -> Iterator[str]:
         # Its own connection: the request's one is closed at teardown, before a long export ends.
         with Store.open(cfg.store.url, cfg.base_dir) as store:
-            yield from csv_lines(store.conn.execute(f"SELECT * FROM alerts{where}{db.ORDER}", args), local_time)
+            yield from csv_lines((db.alert_record(r) for r in store.iter_alerts(query)), local_time)
 
     resp = Response(stream_with_context(lines()), mimetype="text/csv")
     resp.headers["Content-Disposition"] = 'attachment; filename="alerts.csv"'

@@ -19,10 +19,11 @@ import logging
 import os
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.config import ConfigError, load_config
-from monitor.store import ROLES, Store, StoreError, now_db
+from monitor.store import ROLES, Store, StoreError, to_db_time
 
 from . import DEFAULT_CONFIG, SECRET_FILE, LoginLimitError, SecretKeyError, create_app, default_instance_path
 from . import users as u
@@ -117,12 +118,13 @@ def _users(args: argparse.Namespace) -> int:
             print(f"added {user.name} ({user.role})")
         elif cmd == "list":
             rows = u.list_users(store)
-            now = now_db()
+            now = datetime.now(UTC)
             print(f"{'name':<24} {'role':<9} {'state':<9} failed  created")
             for r in rows:
-                locked = r["locked_until"] is not None and r["locked_until"] > now
-                state = "disabled" if r["disabled"] else ("locked" if locked else "active")
-                print(f"{r['name']:<24} {r['role']:<9} {state:<9} {r['failed_logins']:>6}  {r['created_at'][:19]}")
+                locked = r.locked_until is not None and r.locked_until > now
+                state = "disabled" if r.disabled else ("locked" if locked else "active")
+                created = to_db_time(r.created_at)[:19] if r.created_at else ""
+                print(f"{r.name:<24} {r.role:<9} {state:<9} {r.failed_logins:>6}  {created}")
         elif cmd in ("disable", "enable"):
             u.set_disabled(store, args.name, cmd == "disable", actor)
             print(f"{args.name} {cmd}d")
