@@ -98,6 +98,7 @@ Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 CameraId = Annotated[str, Strict(), AfterValidator(_id_check("camera id"))]
 ZoneName = Annotated[str, Strict(), AfterValidator(_id_check("zone name"))]
+NodeName = Annotated[str, Strict(), AfterValidator(_id_check("node name"))]
 Word = Annotated[str, Strict(), AfterValidator(_id_check("name"))]
 
 
@@ -455,6 +456,11 @@ class CameraConfig(_Model):
         "opens), http(s) URL, or a device index.",
     )
     enabled: Bool = True
+    node: NodeName | None = Field(
+        default=None,
+        description="The monitor node that runs this camera (python -m monitor run --node NAME); without "
+        "one, the node started without --node runs it. Several nodes share one PostgreSQL store.",
+    )
     detect_fps: Float = Field(
         default=5,
         gt=0,

@@ -380,6 +380,8 @@ class StatusReporter:
         # Beside the store whose status rows point at them (data/cameras for the shipped config), so
         # that a replay into a scratch store (evaluate) never overwrites the camera page's frames.
         self.status_dir = store.data_dir / "cameras"
+        own = cfg.cameras.get(cam.id)
+        self.node = (own.node or "") if own is not None else None
         self._base = cfg.base_dir
         self._at = -1e9
         self._frame_at = -1e9
@@ -393,7 +395,7 @@ class StatusReporter:
     def set(self, state: str, **fields: Any) -> None:
         try:
             self.store.set_camera_status(
-                self.cam.id, name=self.cam.name, state=state, warning=self.zone_warning, **fields
+                self.cam.id, name=self.cam.name, state=state, warning=self.zone_warning, node=self.node, **fields
             )
         except Exception:  # status is best-effort: never let it stop detection
             log.exception("camera %s: could not write its status", self.cam.id)
@@ -575,7 +577,8 @@ def run_cameras(
 def _record_failure(store: Store, cfg: AppConfig, camera_id: str, message: str) -> None:
     try:
         store.set_camera_status(
-            camera_id, name=cfg.camera(camera_id).name, state="error", last_error=redact(message)
+            camera_id, name=cfg.camera(camera_id).name, state="error", last_error=redact(message),
+            node=cfg.cameras[camera_id].node or "",
         )
     except Exception:
         log.exception("camera %s: could not record its failure", camera_id)

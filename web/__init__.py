@@ -19,6 +19,7 @@ from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from monitor.config import AppConfig, load_config
+from monitor.store import mask
 
 from . import db
 from .daycounts import DayCounts
@@ -170,5 +171,5 @@ def create_app(
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    log.info("review page ready for %s (store %s)", path, cfg.store.url)
+    log.info("review page ready for %s (store %s)", path, mask(cfg.store.url))
     return app

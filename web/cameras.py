@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from monitor.nodes import DEFAULT_NODE, is_down, node_label
 from monitor.store import Mute, from_db_time, to_db_time
 
 from . import db, media
@@ -58,6 +59,7 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
     cfg = _ctx().cfg
     store = db.get_store()
     statuses = {s["camera"]: s for s in store.camera_statuses()}
+    nodes = {n.name: n for n in store.list_nodes()}
     cards = []
     for cid in sorted(set(cfg.cameras) | set(statuses)):
         cam = cfg.cameras.get(cid)
@@ -68,10 +70,13 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
         zones_wh = cam.zones_resolution if cam is not None else None
         size = size or frame_size_from_config(zones, zones_wh)
         last = from_db_time(st["last_frame_at"]) if st else None
+        node = (cam.node or DEFAULT_NODE) if cam is not None else (st["node"] if st else None)
+        node_down = node is not None and is_down(nodes.get(node), now)
         cards.append({
+            "node": None if node is None else node_label(node), "node_down": node_down,
             "id": cid, "name": (cam.name or cid) if cam else (st["name"] if st else cid), "in_config": cam is not None,
             "status": st, "has_frame": frame is not None, "size": size,
-            "zones": drawn_zones(zones, size, zones_wh), "font": label_size(size), "stale": st is not None and st["state"] in LIVE_STATES and (last is None or now - last > STALE_AFTER),
+            "zones": drawn_zones(zones, size, zones_wh), "font": label_size(size), "stale": st is not None and st["state"] in LIVE_STATES and (node_down or last is None or now - last > STALE_AFTER),
             "mutes": store.active_mutes(cid, now), "targets": mute_targets(cid) if cam else [],
         })  # fmt: skip
     return cards
@@ -82,11 +87,18 @@ def recent_mutes(now: datetime) -> list[Mute]:
     return db.get_store().recent_mutes(now, now - timedelta(days=1))
 
 
+def node_rows(now: datetime) -> list[dict[str, Any]]:
+    """Every monitor node that has written a heartbeat, with whether it is down."""
+    return [{"name": node_label(n.name), "host": n.host, "pid": n.pid, "started_at": n.started_at,
+             "last_seen": n.last_seen, "down": is_down(n, now)} for n in db.get_store().list_nodes()]  # fmt: skip
+
+
 @bp.route("/cameras")
 def index() -> str:
     now = _ctx().clock()
     return render_template(
-        "cameras.html", cards=_camera_cards(now), recent=recent_mutes(now), minutes=MUTE_MINUTES, now=now
+        "cameras.html", cards=_camera_cards(now), recent=recent_mutes(now), minutes=MUTE_MINUTES, now=now,
+        nodes=node_rows(now),
     )
 
 

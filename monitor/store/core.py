@@ -562,11 +562,12 @@ class Store:
     def camera_statuses(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._all(select(t.camera_status).order_by(t.camera_status.c.camera))]
 
-    def node_heartbeat(self, name: str, host: str, pid: int, started_at: datetime) -> None:
-        """Record that node ``name`` is alive now (the monitor calls this every few seconds)."""
+    def node_heartbeat(self, name: str, host: str, pid: int, started_at: datetime, at: datetime | None = None) -> None:
+        """Record that node ``name`` is alive at ``at`` (now; the monitor calls this every few seconds)."""
+        seen = now_db() if at is None else to_db_time(at)
         with self._write() as c:
             c.execute(self._upsert(t.nodes, {"name": name, "host": host, "pid": pid,
-                                             "started_at": to_db_time(started_at), "last_seen": now_db()}, ["name"]))  # fmt: skip
+                                             "started_at": to_db_time(started_at), "last_seen": seen}, ["name"]))  # fmt: skip
 
     def list_nodes(self) -> list[NodeRow]:
         return [NodeRow.from_row(r) for r in self._all(select(t.nodes).order_by(t.nodes.c.name))]

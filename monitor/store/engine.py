@@ -32,6 +32,8 @@ from .rows import now_db
 from .urls import StoreError, StoreURL
 
 log = logging.getLogger(__name__)
+# Alembic logs a line per plugin and per step at INFO; the store logs the one line that matters.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant: the key of PostgreSQL's advisory lock held while migrating.

@@ -155,3 +155,18 @@ def test_detection_rate_missed_slots_lag_and_recording_are_shown(client, admin: 
     assert "17 slots missed" in pier
     assert "2.5 s" in pier
     assert "disk full: cannot write segments" in pier and 'class="error-text">stream copy' in pier
+
+
+def test_a_node_that_stopped_its_heartbeat_is_down_with_its_cameras(client, admin: Auth, site: Site) -> None:
+    now = datetime.now(UTC)
+    with site.store() as s:
+        s.set_camera_status("pier", name="North pier", state="running", last_frame_at=now, node="")
+        s.node_heartbeat("", "box1", 4242, now - timedelta(minutes=5), at=now - timedelta(seconds=40))
+    html = client.get("/cameras").get_data(as_text=True)
+    assert "node default down" in card(html, "pier") and "node default down" in card(html, "bay")
+    assert "default · down" in html
+    with site.store() as s:
+        s.node_heartbeat("", "box1", 4242, now - timedelta(minutes=5))
+    html = client.get("/cameras").get_data(as_text=True)
+    assert "down" not in card(html, "pier") and "default · up" in html
+    assert "<dt>Node</dt><dd>default</dd>" in card(html, "pier")
