@@ -131,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with Store.open(cfg.store.url, cfg.base_dir) as store:
         print(f"alert store: {store.display_url}  ({store.count_all_alerts()} alerts in all)")
-    print(f"clips and snapshots: {cfg.resolve_path(cfg.record.dir)}")
+    print(f"clips and snapshots: {cfg.resolve_storage(cfg.record.dir)}")
     return 1 if failed else 0
 
 

@@ -118,7 +118,7 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None) -> str:
         f"detector: {d.backend} {d.model} imgsz={d.imgsz} conf={d.conf:g} iou={d.iou:g} "
         f"threads={d.worker_threads}{'' if d.threads else ' (all cores)'}, one worker shared by every camera",
         f"min score: {_min_scores(cfg)}",
-        f"store: {mask(cfg.store.url)}; clips: {cfg.record.dir} "
+        f"store: {mask(cfg.store.url)}; storage root: {cfg.storage_root}; clips: {cfg.record.dir} "
         f"(pre {cfg.record.pre_capture_s:g} s, post {cfg.record.post_capture_s:g} s, max {cfg.record.max_clip_s:g} s)",
     ]
     for cid in cfg.cameras:

@@ -369,6 +369,17 @@ class MotionConfig(_Model):
     )
 
 
+class StorageConfig(_Model):
+    root: Str = Field(
+        default=".",
+        min_length=1,
+        description="Folder under which clips, snapshots, recorded segments and camera frames live "
+        "(record.dir and record.segments_dir are relative to it); alert rows keep paths relative to it, "
+        "so moving the files (a NAS shared by every node and the review page) is a change of this key. "
+        "Relative to the config file; the default is the config file's folder.",
+    )
+
+
 class StoreConfig(_Model):
     url: Str = Field(
         default="sqlite:///data/monitor.db",
@@ -684,6 +695,7 @@ class AppConfig(_Model):
     record: RecordConfig = Field(default_factory=RecordConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
     cameras: dict[CameraId, CameraConfig] = Field(min_length=1)
     rules: list[RuleConfig] = Field(default_factory=list)
 
@@ -730,6 +742,28 @@ class AppConfig(_Model):
     def resolve_path(self, p: str) -> Path:
         path = Path(p).expanduser()
         return path if path.is_absolute() else self._base_dir / path
+
+    @property
+    def storage_root(self) -> Path:
+        """``storage.root`` as an absolute folder: what stored media paths are relative to."""
+        return self.resolve_path(self.storage.root)
+
+    def resolve_storage(self, p: str) -> Path:
+        """A media path of the config or of a stored row: absolute as it is, else under the storage root."""
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self.storage_root / path
+
+    def frames_dir(self) -> Path:
+        """Where the Cameras page reads each camera's latest frame: under the storage root, which
+        the review page on another machine reaches too."""
+        return self.resolve_storage("data/cameras")
+
+    def storage_rel(self, p: Path) -> str:
+        """How rows store a media path: relative to the storage root when inside it, else absolute."""
+        try:
+            return str(p.resolve().relative_to(self.storage_root.resolve()))
+        except ValueError:
+            return str(p.resolve())
 
     def camera(self, camera_id: str) -> ResolvedCamera:
         cam = self.cameras.get(camera_id)

@@ -409,7 +409,7 @@ def replace_earlier_replay(store: Store, camera: str, start: datetime, end: date
 
 
 def _rel(path: Path, base_dir: Path) -> str:
-    """As the pipeline stores paths: relative to the config's folder when inside it."""
+    """As the pipeline stores paths: relative to the storage root (``base_dir`` here) when inside it."""
     try:
         return str(path.resolve().relative_to(base_dir.resolve()))
     except ValueError:

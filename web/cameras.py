@@ -64,7 +64,7 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
     for cid in sorted(set(cfg.cameras) | set(statuses)):
         cam = cfg.cameras.get(cid)
         st = statuses.get(cid)
-        frame = media.resolve(media.frames_root(cfg), cfg.base_dir, st["frame_path"]) if st else None
+        frame = media.resolve(media.frames_root(cfg), cfg.storage_root, st["frame_path"]) if st else None
         size = _frame_size(frame) if frame else None
         zones = cam.zones if cam is not None else {}
         zones_wh = cam.zones_resolution if cam is not None else None
@@ -108,7 +108,7 @@ def frame(camera_id: str) -> Response:
     if row is None:
         abort(404, description=f"No status from camera {camera_id!r} yet.")
     cfg = _ctx().cfg
-    return media.send_media(media.frames_root(cfg), cfg.base_dir, row["frame_path"], "camera frame")
+    return media.send_media(media.frames_root(cfg), cfg.storage_root, row["frame_path"], "camera frame")
 
 
 @bp.route("/cameras/mutes", methods=["POST"])
