@@ -164,5 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     from waitress import serve
 
     print(f"Review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
-    serve(app, host=args.host, port=args.port, threads=8, ident="lakeshore-watch")
+    # 32: with PostgreSQL up to 16 review pages hold a thread each waiting for the next alert
+    # (web/alerts.py PUSH_WAITERS); the rest serve everything else.
+    serve(app, host=args.host, port=args.port, threads=32, ident="lakeshore-watch")
     return 0

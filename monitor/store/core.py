@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema as t
 from .engine import READ_ONLY, open_engine
+from .notify import ALERTS_CHANNEL, listener
 from .rows import (
     ALERT_COLUMNS, AlertQuery, AlertRow, AuditEntry, Mute, NodeRow, TokenUse, UserRow, VerdictCounts, now_db,
     to_db_time,
@@ -35,8 +36,6 @@ from .urls import StoreURL, parse_url
 
 log = logging.getLogger(__name__)
 
-# The channel PostgreSQL announces new alerts on (LISTEN/NOTIFY); the payload is the alert id.
-ALERTS_CHANNEL = "lakeshore_alerts"
 
 
 def _db_value(v: Any) -> Any:
@@ -158,6 +157,26 @@ class Store:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table).values(
             **values
         ).on_conflict_do_nothing()
+
+    # -- push --------------------------------------------------------------------------------------------
+    @property
+    def can_push(self) -> bool:
+        """Whether waiting for new alerts is a push (PostgreSQL) rather than a poll (SQLite)."""
+        return self.dialect == "postgresql"
+
+    def wait_for_alert(self, after_id: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for an alert with an id above ``after_id``; True when there is one.
+        PostgreSQL only (LISTEN/NOTIFY); elsewhere it only checks once."""
+        if self.max_alert_id() > after_id:
+            return True
+        if not self.can_push:
+            return False
+        ears = listener(self.url.url)
+        ears.listening.wait(min(timeout, 5))
+        # An alert committed between the read above and the LISTEN would never be announced to us.
+        if self.max_alert_id() > after_id:
+            return True
+        return ears.wait(after_id, timeout)
 
     # -- schema ------------------------------------------------------------------------------------------
     def schema_revision(self) -> str | None:

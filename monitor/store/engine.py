@@ -102,6 +102,9 @@ def get_engine(url: StoreURL) -> Engine:
 
 def dispose_all() -> None:
     """Close every pooled connection (tests dropping a database; a forked process)."""
+    from .notify import stop_all
+
+    stop_all()
     with _engines_lock:
         for e in _engines.values():
             e.dispose()
