@@ -300,3 +300,10 @@ def test_a_postgresql_store_hides_its_password(request) -> None:
     assert os.environ[PASSWORD_VAR] not in repr(s) + s.display_url + str(s.engine.url) + repr(s.url)
     assert "***" in s.display_url
     engine.dispose_all()
+
+
+@pytest.mark.parametrize("url", ["postgresql://h:abc/db", "postgresql://[::1/db", "postgresql://u:p@h:99999999/db",
+                                 "sqlite:///a\x00b.db"])  # fmt: skip
+def test_malformed_urls_are_a_clear_error(url: str) -> None:
+    with pytest.raises(StoreError, match="store.url"):
+        Store.open(url, Path("/"))

@@ -70,6 +70,8 @@ class StoreURL:
 
 def parse_url(url: str, base_dir: Path) -> StoreURL:
     """``sqlite:///rel.db``, ``sqlite:////abs.db`` or ``postgresql://user:pass@host/db`` (``${VAR}`` expanded)."""
+    if "\x00" in url:
+        raise StoreError("store.url holds a NUL character: write the URL as plain text")
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         path = Path(expand_env(url[len("sqlite:///"):]))
         path = path if path.is_absolute() else base_dir / path
@@ -77,8 +79,10 @@ def parse_url(url: str, base_dir: Path) -> StoreURL:
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         try:
             parsed = make_url(expand_env(url).replace("postgres://", "postgresql://", 1))
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise StoreError(f"store.url {mask(url)!r} is not a valid URL: {SUPPORTED}") from None
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise StoreError(f"store.url {mask(url)!r} has port {parsed.port}: use 1-65535")
         if not parsed.database:
             raise StoreError(f"store.url {mask(url)!r} names no database: {SUPPORTED}")
         return StoreURL(parsed.set(drivername="postgresql+psycopg"), None)
