@@ -19,10 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -31,8 +29,12 @@ from . import legacy
 from .rows import now_db
 from .urls import StoreError, StoreURL
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 # Alembic logs a line per plugin and per step at INFO; the store logs the one line that matters.
+# (Alembic is imported only when a store opens: loading a config, check-config, need not pay for it.)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -48,6 +50,8 @@ _ready: set[str] = set()
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -57,6 +61,8 @@ def _alembic_config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -64,6 +70,8 @@ def head_revision() -> str:
 
 @functools.cache
 def known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
     return frozenset(s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions())
 
 
@@ -131,6 +139,8 @@ def _wal(engine: Engine) -> None:
 
 
 def _current(c: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(c).get_current_revision()
 
 
@@ -148,6 +158,8 @@ def migrate(engine: Engine, where: str) -> None:
     Cheap when nothing is to do (one read of the version). Old SQLite stores of the sqlite3 code
     (its ``schema_version`` 1-5) are first brought to version 5, which is revision 0001.
     """
+    from alembic import command
+
     with engine.connect().execution_options(**{READ_ONLY: True}) as c:
         try:
             rev = _current(c)
