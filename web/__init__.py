@@ -60,6 +60,8 @@ class WebContext:
     day_counts: DayCounts = field(init=False)
     # (period start, end, (newest alert id, newest audit id)) -> false-alarm tables; see stats.py
     verdict_cache: dict[Any, Any] = field(default_factory=dict)
+    # ((newest alert id, newest audit id), alerts without a verdict); see db.count_unreviewed
+    unreviewed_cache: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.day_counts = DayCounts(self.cfg.tz)
