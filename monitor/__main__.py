@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run all enabled cameras until Ctrl-C (or until every file ends)")
     r.add_argument("--config", type=Path, default=Path("config.yaml"))
     r.add_argument("--camera", action="append", help="only this camera (repeatable)")
+    r.add_argument("--node", default="", help="run the cameras with this `node:` in the config (default: those without one)")
 
     rp = sub.add_parser("replay", help="treat a video file as a camera's feed")
     rp.add_argument("video", type=Path)
@@ -97,23 +98,44 @@ def _stop_on_signals() -> threading.Event:
 def cmd_run(args: argparse.Namespace) -> int:
     from monitor.pipeline import run_cameras
 
+    from monitor.nodes import Heartbeat, cameras_of_node, node_label
+    from monitor.store import Store, StoreError
+
     cfg = _load(args.config)
     stop = _stop_on_signals()
+    mine = cameras_of_node(cfg, args.node)
     if args.camera:
         unknown = [c for c in args.camera if c not in cfg.cameras]
         if unknown:
             print(f"error: unknown camera(s) {unknown}; the config has {sorted(cfg.cameras)}", file=sys.stderr)
             return 2
+        elsewhere = [c for c in args.camera if c not in mine]
+        if elsewhere:
+            print(f"error: camera(s) {elsewhere} do not run on node {node_label(args.node)} (see their node: "
+                  "in the config, and --node)", file=sys.stderr)  # fmt: skip
+            return 2
+        mine = args.camera
+    if not mine:
+        nodes = sorted({node_label(c.node) for c in cfg.cameras.values()})
+        print(f"error: no enabled camera runs on node {node_label(args.node)}; the config's nodes are "
+              f"{', '.join(nodes)} (python -m monitor run --node NAME)", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        heartbeat = Heartbeat(Store.open(cfg.store.url, cfg.base_dir), args.node).start()
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from monitor.outputs import Outputs
 
-    with Outputs.from_config(cfg.outputs, role="monitor") as outputs:
-        failed = run_cameras(cfg, stop, args.camera, outputs=outputs, config_path=Path(args.config))
-    from monitor.store import Store
+    try:
+        with Outputs.from_config(cfg.outputs, role="monitor") as outputs:
+            failed = run_cameras(cfg, stop, mine, outputs=outputs, config_path=Path(args.config))
+    finally:
+        heartbeat.stop()
 
     with Store.open(cfg.store.url, cfg.base_dir) as store:
-        n = store.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        print(f"alert store: {store.path}  ({n} alerts in all)")
-    print(f"clips and snapshots: {cfg.resolve_path(cfg.record.dir)}")
+        print(f"alert store: {store.display_url}  ({store.count_all_alerts()} alerts in all)")
+    print(f"clips and snapshots: {cfg.resolve_storage(cfg.record.dir)}")
     return 1 if failed else 0
 
 

@@ -103,6 +103,7 @@ Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
 CameraId = Annotated[str, Strict(), AfterValidator(_id_check("camera id"))]
 ZoneName = Annotated[str, Strict(), AfterValidator(_id_check("zone name"))]
+NodeName = Annotated[str, Strict(), AfterValidator(_id_check("node name"))]
 Word = Annotated[str, Strict(), AfterValidator(_id_check("name"))]
 
 
@@ -458,17 +459,36 @@ class MotionConfig(_Model):
     )
 
 
+class StorageConfig(_Model):
+    root: Str = Field(
+        default=".",
+        min_length=1,
+        description="Folder under which clips, snapshots, recorded segments and camera frames live "
+        "(record.dir and record.segments_dir are relative to it); alert rows keep paths relative to it, "
+        "so moving the files (a NAS shared by every node and the review page) is a change of this key. "
+        "Relative to the config file; the default is the config file's folder.",
+    )
+
+
 class StoreConfig(_Model):
     url: Str = Field(
         default="sqlite:///data/monitor.db",
-        description="sqlite:///relative/path.db (relative to the config file) or sqlite:////absolute/path.db.",
+        description="sqlite:///relative/path.db (relative to the config file), sqlite:////absolute/path.db, "
+        "or postgresql://user:${PGPASSWORD}@host[:port]/database for several monitor nodes and a review page "
+        "on other machines. ${NAME} is read from the environment when the config loads; keep passwords there.",
     )
 
     @field_validator("url")
     @classmethod
-    def _sqlite_only(cls, v: str) -> str:
-        if not v.startswith("sqlite:///") or len(v) <= len("sqlite:///"):
-            raise ValueError(f"{v!r} is not supported: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    def _known_scheme(cls, v: str) -> str:
+        from monitor.store import StoreError, parse_url
+
+        try:
+            parse_url(v, Path("/"))  # the scheme, the path or database, and every ${VAR} set
+        except StoreError as e:
+            raise ValueError(str(e)) from None
+        except ValueError as e:  # a malformed ${...}
+            raise ValueError(f"store.url: {e}") from None
         return v
 
 
@@ -537,6 +557,11 @@ class CameraConfig(_Model):
         "opens), http(s) URL, or a device index.",
     )
     enabled: Bool = True
+    node: NodeName | None = Field(
+        default=None,
+        description="The monitor node that runs this camera (python -m monitor run --node NAME); without "
+        "one, the node started without --node runs it. Several nodes share one PostgreSQL store.",
+    )
     detect_fps: Float = Field(
         default=5,
         gt=0,
@@ -1005,6 +1030,7 @@ class AppConfig(_Model):
     record: RecordConfig = Field(default_factory=RecordConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
     cameras: dict[CameraId, CameraConfig] = Field(min_length=1)
     rules: list[RuleConfig] = Field(default_factory=list)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
@@ -1053,6 +1079,28 @@ class AppConfig(_Model):
     def resolve_path(self, p: str) -> Path:
         path = Path(p).expanduser()
         return path if path.is_absolute() else self._base_dir / path
+
+    @property
+    def storage_root(self) -> Path:
+        """``storage.root`` as an absolute folder: what stored media paths are relative to."""
+        return self.resolve_path(self.storage.root)
+
+    def resolve_storage(self, p: str) -> Path:
+        """A media path of the config or of a stored row: absolute as it is, else under the storage root."""
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else self.storage_root / path
+
+    def frames_dir(self) -> Path:
+        """Where the Cameras page reads each camera's latest frame: under the storage root, which
+        the review page on another machine reaches too."""
+        return self.resolve_storage("data/cameras")
+
+    def storage_rel(self, p: Path) -> str:
+        """How rows store a media path: relative to the storage root when inside it, else absolute."""
+        try:
+            return str(p.resolve().relative_to(self.storage_root.resolve()))
+        except ValueError:
+            return str(p.resolve())
 
     def camera(self, camera_id: str) -> ResolvedCamera:
         cam = self.cameras.get(camera_id)

@@ -289,8 +289,13 @@ def run_evaluate(
                 return 2
             # Clips beside that store, not in the officers' folder: clip names carry alert ids, and
             # two stores' ids would collide there.
-            cfg = redirect_output(cfg, f"sqlite:///{db}", clips_dir_for(db))
-            log.info("evaluate: alerts go to %s, clips to %s", db, clips_dir_for(db))
+            if db.sqlite_path is not None:
+                clips = clips_dir_for(db.sqlite_path)
+                cfg = redirect_output(cfg, f"sqlite:///{db.sqlite_path}", clips)
+            else:
+                clips = cfg.base_dir / "data" / f"{db.url.database}-clips"
+                cfg = redirect_output(cfg, store_url, clips)
+            log.info("evaluate: alerts go to %s, clips to %s", db.display, clips)
         scores = evaluate(videos, cfg, replay, truth)
     if as_json:
         print(json.dumps(as_json_report(scores), indent=2))

@@ -167,7 +167,7 @@ class CameraPipeline:
         self.on_frame = on_frame
         self.clock = StageClock()
         self.finished: list[AlertSummary] = []
-        self.clips_dir = cfg.resolve_path(self.cam.record.dir)
+        self.clips_dir = cfg.resolve_storage(self.cam.record.dir)
         self.outputs = outputs
         self.status = StatusReporter(store, cfg, self.cam, outputs)
         self.max_lag_s = 0.0  # worst lag of the run: capture (or due time) to the frame's turn
@@ -187,10 +187,7 @@ class CameraPipeline:
         return str(self.cfg.resolve_path(spec))
 
     def _rel(self, p: Path) -> str:
-        try:
-            return str(p.resolve().relative_to(self.cfg.base_dir.resolve()))
-        except ValueError:
-            return str(p.resolve())
+        return self.cfg.storage_rel(p)
 
     def _frame_time(self, frame: Frame, src: FrameSource) -> datetime:
         if frame.wall is not None and not self.replay:
@@ -218,12 +215,12 @@ class CameraPipeline:
         # Before anything new is recorded: tidy up after a killed earlier run of this camera.
         cam = self.cam
         source = self._resolve(cam.source)
-        segments_root = self.cfg.resolve_path(cam.record.segments_dir)
+        segments_root = self.cfg.resolve_storage(cam.record.segments_dir)
 
         def cut(row: AlertRow, name: str) -> Path | None:
             return clip_for_interrupted(row, source, cam.record, self.clips_dir, segments_root, name)
 
-        with CameraStart(self.store, cam.id, self.clips_dir, self.cfg.base_dir, cut) as started:
+        with CameraStart(self.store, cam.id, self.clips_dir, self.cfg.storage_root, cut) as started:
             return self._open_and_run(started)
 
     def _open_and_run(self, started: CameraStart) -> list[AlertSummary]:
@@ -274,7 +271,7 @@ class CameraPipeline:
         longest_gone = max((r.disappear_after_s for r in self.rules if r.type == "disappear"), default=0.0)
         recorder = make_recorder(
             record_spec, cam.id, cam.record, src.fps, src.size, self.clips_dir,
-            self.cfg.resolve_path(cam.record.segments_dir), buffer_extra_s=longest_gone,
+            self.cfg.resolve_storage(cam.record.segments_dir), buffer_extra_s=longest_gone,
         )  # fmt: skip
         gate = self._gate(src)
         self.source_stats = src.stats
@@ -458,10 +455,13 @@ class StatusReporter:
         self.store = store
         self.cam = cam
         self.outputs = outputs  # the camera's retained MQTT state follows its status row
-        # Beside the store whose status rows point at them (data/cameras for the shipped config), so
-        # that a replay into a scratch store (evaluate) never overwrites the camera page's frames.
-        self.status_dir = store.path.parent / "cameras"
-        self._base = cfg.base_dir
+        # Beside the SQLite store whose status rows point at them (data/cameras for the shipped
+        # config), so that a replay into a scratch store (evaluate) never overwrites the camera page's
+        # frames; with PostgreSQL under the storage root (AppConfig.frames_dir).
+        self.status_dir = store.data_dir / "cameras" if store.path is not None else cfg.frames_dir()
+        own = cfg.cameras.get(cam.id)
+        self.node = (own.node or "") if own is not None else None
+        self._cfg = cfg
         self._at = -1e9
         self._frame_at = -1e9
         self._detections_at: tuple[float, int] = (0.0, 0)
@@ -476,7 +476,7 @@ class StatusReporter:
             self.outputs.camera_state(self.cam.id, state)
         try:
             self.store.set_camera_status(
-                self.cam.id, name=self.cam.name, state=state, warning=self.zone_warning, **fields
+                self.cam.id, name=self.cam.name, state=state, warning=self.zone_warning, node=self.node, **fields
             )
         except Exception:  # status is best-effort: never let it stop detection
             log.exception("camera %s: could not write its status", self.cam.id)
@@ -522,10 +522,7 @@ class StatusReporter:
         self.lag_s = 0.0
 
     def _rel(self, p: Path) -> str:
-        try:
-            return str(p.resolve().relative_to(self._base.resolve()))
-        except ValueError:
-            return str(p.resolve())
+        return self._cfg.storage_rel(p)
 
     def _write_frame(self, frame: Frame) -> str | None:
         self.status_dir.mkdir(parents=True, exist_ok=True)
@@ -739,7 +736,8 @@ def _watch_config(
 def _record_failure(store: Store, cfg: AppConfig, camera_id: str, message: str) -> None:
     try:
         store.set_camera_status(
-            camera_id, name=cfg.camera(camera_id).name, state="error", last_error=redact(message)
+            camera_id, name=cfg.camera(camera_id).name, state="error", last_error=redact(message),
+            node=cfg.cameras[camera_id].node or "",
         )
     except Exception:
         log.exception("camera %s: could not record its failure", camera_id)

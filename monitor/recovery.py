@@ -91,7 +91,7 @@ class Recovery:
 
 
 def lock_path(store: Store, camera: str) -> Path:
-    return store.path.parent / f"{store.path.name}.locks" / f"{camera}.lock"
+    return store.data_dir / f"{store.name}.locks" / f"{camera}.lock"
 
 
 class CameraClaim:
@@ -411,7 +411,7 @@ def replace_earlier_replay(store: Store, camera: str, start: datetime, end: date
 
 
 def _rel(path: Path, base_dir: Path) -> str:
-    """As the pipeline stores paths: relative to the config's folder when inside it."""
+    """As the pipeline stores paths: relative to the storage root (``base_dir`` here) when inside it."""
     try:
         return str(path.resolve().relative_to(base_dir.resolve()))
     except ValueError:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.store import Store, to_db_time  # noqa: E402
+from monitor.store import AlertQuery, Store, to_db_time  # noqa: E402
 from web import create_app  # noqa: E402
 from web.users import add_user, create_token  # noqa: E402
 
@@ -72,16 +72,14 @@ def fill(store: Store, n: int, seed: int) -> None:
         status = rng.choices(["new", "confirmed", "dismissed"], [0.2, 0.2, 0.6])[0]
         reason = rng.choice(REASONS) if status == "dismissed" else None
         t, e = to_db_time(start), to_db_time(start + timedelta(seconds=rng.uniform(3, 60)))
-        rows.append((cam, rule, "person", "person", zone, sev, t, e, rng.randint(1, 500), round(rng.uniform(0.3, 0.95), 2),
-                     f"clips/{cam}/{t[:10]}.mp4", f"clips/{cam}/{t[:10]}.jpg", "live", status,
-                     None if status == "new" else "anna", reason, None if status == "new" else e, t, t))  # fmt: skip
-    with store.transaction() as c:
-        c.executemany(
-            "INSERT INTO alerts (camera, rule, category, label, zone, severity, started_at, ended_at, track_id, score, "
-            "clip_path, snapshot_path, source, status, reviewer, reason, reviewed_at, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        rows.append(dict(
+            camera=cam, rule=rule, category="person", label="person", zone=zone, severity=sev, started_at=t,
+            ended_at=e, track_id=rng.randint(1, 500), score=round(rng.uniform(0.3, 0.95), 2),
+            clip_path=f"clips/{cam}/{t[:10]}.mp4", snapshot_path=f"clips/{cam}/{t[:10]}.jpg", source="live",
+            status=status, reviewer=None if status == "new" else "anna", reason=reason,
+            reviewed_at=None if status == "new" else e, created_at=t, updated_at=t,
+        ))  # fmt: skip
+    store.bulk_insert_alerts(rows)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -105,9 +103,9 @@ def main() -> int:
             fill(store, args.alerts, args.seed)
             user = add_user(store, "anna", "reviewer", secrets.token_urlsafe(16), "bench")
             token = create_token(store, "anna", "bench", "bench")
-            epoch = store.conn.execute("SELECT session_epoch FROM users WHERE id = ?", (user.id,)).fetchone()[0]
-            mid = store.conn.execute("SELECT id FROM alerts ORDER BY started_at DESC LIMIT 1 OFFSET 5000").fetchone()[0]
-            top = store.conn.execute("SELECT MAX(id) FROM alerts").fetchone()[0]
+            epoch = store.get_user_by_id(user.id).session_epoch  # type: ignore[union-attr]
+            mid = store.find_alerts(AlertQuery(), limit=1, offset=5000)[0].id
+            top = store.max_alert_id()
         print(f"filled {args.alerts:,} alerts in {time.perf_counter() - t0:.1f} s ({folder / 'bench.db'})")
 
         app = create_app(cfg_path, {"SECRET_KEY": secrets.token_hex(32)}, instance_path=folder / "instance")

@@ -3,6 +3,8 @@
 # offline mirror too). Run as root once per machine.
 #  - GStreamer RTSP server + plugins: tests/rtsp_server.py (run by Debian's /usr/bin/python3,
 #    the only interpreter where `gi` imports) plays a real, killable RTSP camera.
+#  - postgresql: the store and review page tests run on a real PostgreSQL server too (the tests
+#    start their own on a loopback port; the packaged cluster need not run).
 #  - chromium: the review page's browser tests (Playwright drives Debian's build; never
 #    `playwright install`, which downloads).
 #  - mosquitto: the MQTT broker the outputs tests start on a loopback port (never as a service).
@@ -18,5 +20,6 @@ apt-get install -y --no-install-recommends \
     gstreamer1.0-plugins-bad \
     gstreamer1.0-plugins-ugly \
     gstreamer1.0-libav \
+    postgresql \
     chromium \
     mosquitto

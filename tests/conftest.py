@@ -28,3 +28,47 @@ def footage(name: str) -> Path:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """One real PostgreSQL server for the session (skips when PostgreSQL is not installed)."""
+    from tests.pg import start_server
+
+    server = start_server()
+    try:
+        yield server
+    finally:
+        from monitor.store import engine
+
+        engine.dispose_all()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server):  # type: ignore[no-untyped-def]
+    """A migrated database that each test's database is copied from."""
+    from monitor.store import Store, engine
+
+    name = pg_server.create_database()
+    Store.open(pg_server.url(name), REPO)
+    engine.dispose_all()  # a template must have no connections when copied
+    return name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The URL of a fresh, empty alert store: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'alerts.db'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    name = server.create_database(template=request.getfixturevalue("pg_template"))
+    try:
+        yield server.url(name)
+    finally:
+        from monitor.store import engine
+
+        engine.dispose_all()
+        server.drop_database(name)

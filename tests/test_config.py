@@ -153,7 +153,9 @@ CASES = [
     ("max_clip_s: 120", "max_clip_s: 8", "record:", "record", "must be below max_clip_s (8 s)"),
     ("imgsz: 416", "imgsz: 415", "imgsz:", "detector.imgsz", "multiple of 32 (got 415)"),
     ("backend: opencv", "backend: darknet", "backend:", "detector.backend", "should be 'opencv', 'ultralytics' or 'onnxruntime' (got 'darknet')"),
-    ("sqlite:///data/monitor.db", "postgresql://db/alerts", "store:", "store.url", "use sqlite:///relative/path.db"),
+    ("sqlite:///data/monitor.db", "mysql://db/alerts", "store:", "store.url", "use sqlite:///relative/path.db"),
+    ("sqlite:///data/monitor.db", "\"postgresql://u:${LAKESHORE_UNSET_VAR}@h/db\"", "store:", "store.url",
+     "${LAKESHORE_UNSET_VAR}, which is not set: export LAKESHORE_UNSET_VAR=..."),
     (
         "    detect_fps: 5\n",
         "    detect_fps: 5\n    detector: {threads: 0}\n",

@@ -202,7 +202,7 @@ def test_evaluate_store_option_refuses_a_bad_url_in_one_line(tmp_path: Path, cap
     from monitor.__main__ import main
 
     videos, cfg = _site(tmp_path)
-    assert main(["evaluate", "--videos", str(videos), "--config", str(cfg), "--store", "postgres://x/y"]) == 2
+    assert main(["evaluate", "--videos", str(videos), "--config", str(cfg), "--store", "mysql://x/y"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --store:") and "sqlite:///" in err and "\n" not in err
 

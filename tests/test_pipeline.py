@@ -232,7 +232,7 @@ def test_muted_rule_raises_no_alert(tmp_path: Path) -> None:
         # ... and a mute of this camera's rule suppresses it, as does a mute of its zone.
         mute_id = store.add_mute("indoor", "rule", "person_on_floor", "drill", "admin", until)
         assert replay_file(cfg, "indoor", short, progress=False, store=store) == []
-        store.conn.execute("UPDATE mutes SET cancelled_at = until WHERE id = ?", (mute_id,))
+        assert store.cancel_mute(mute_id, datetime.now(UTC))
         store.add_mute("indoor", "zone", "floor", "cleaning", "admin", until)
         assert replay_file(cfg, "indoor", short, progress=False, store=store) == []
 

@@ -23,6 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from monitor.config import AppConfig, load_config
 from monitor.outputs import Outputs
+from monitor.store import mask
 
 from . import db
 from .daycounts import DayCounts
@@ -65,6 +66,8 @@ class WebContext:
     # (period start, end, (newest alert id, newest audit id)) -> false-alarm tables; see stats.py
     verdict_cache: dict[Any, Any] = field(default_factory=dict)
     outputs: Outputs = field(default_factory=Outputs)
+    # ((newest alert id, newest audit id), alerts without a verdict); see db.count_unreviewed
+    unreviewed_cache: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.day_counts = DayCounts(self.cfg.tz)
@@ -208,5 +211,5 @@ def create_app(
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    log.info("review page ready for %s (store %s)", path, cfg.store.url)
+    log.info("review page ready for %s (store %s)", path, mask(cfg.store.url))
     return app

@@ -92,12 +92,12 @@ def state() -> Response:
 
 def acknowledge(store: Store, alert_id: int, username: str) -> bool:
     """Acknowledge and, when this call did, record it in the audit log. False when someone else had."""
-    if not store.acknowledge_alert(alert_id, username):
-        return False
-    row = store.get_alert(alert_id)
-    assert row is not None and row.acked_at is not None
-    with store.transaction() as c:
-        db.audit(c, username, "acknowledge", alert_id=alert_id,
+    with store.transaction() as tx:  # the acknowledgement and its audit entry commit together
+        if not tx.acknowledge_alert(alert_id, username):
+            return False
+        row = tx.get_alert(alert_id)
+        assert row is not None and row.acked_at is not None
+        tx.audit(username, "acknowledge", alert_id=alert_id,
                  after={"acked_by": username, "acked_at": to_db_time(row.acked_at)})  # fmt: skip
     log.info("alert %d acknowledged by %s", alert_id, username)
     return True
@@ -165,8 +165,8 @@ def evidence(alert_id: int) -> Response:
     store, user = db.get_store(), current_user()
     # Who took evidence off the system, and when, is part of the record (before the history is read,
     # so the package names its own export).
-    with store.transaction() as c:
-        db.audit(c, user.name, "export_evidence", alert_id=alert_id)
+    with store.transaction() as tx:
+        tx.audit(user.name, "export_evidence", alert_id=alert_id)
     files = []
     for what in ("clip", "snapshot"):
         path = _media(alert, what)

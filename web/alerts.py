@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -131,14 +132,44 @@ def poll() -> Response:
     f = _filter_or_400()
     since = id_arg("since", 0, lo=0)
     store, user = db.get_store(), current_user()
+    push = wait_for_push(store, since)
     new = db.list_alerts(store, f, _ctx().cfg.tz, user.id, limit=db.PAGE_SIZE, since_id=since)
     rows = render_template(
         "alerts/_rows.html", rows=present_rows(new, f.to_args()), fresh=True
     ) if new else ""  # fmt: skip
     return jsonify(
         max_id=max([since, *(a["id"] for a in new)]), new=len(new), rows=rows,
-        unreviewed=db.count_unreviewed(store),
+        unreviewed=db.count_unreviewed(store), push=push,
     )
+
+
+# Where the store can push (PostgreSQL LISTEN/NOTIFY), ``wait=S`` holds a poll up to S seconds until
+# an alert newer than ``since`` is committed, so it reaches open pages at once rather than at the
+# next poll. At most PUSH_WAITERS requests wait at a time (each holds a server thread); the rest
+# answer at once and their pages simply poll again.
+PUSH_WAIT_MAX_S = 25.0
+PUSH_WAITERS = threading.BoundedSemaphore(16)
+
+
+def wait_for_push(store: Store, since: int) -> bool:
+    """Wait as ``wait=`` asks; False tells the page to poll at its own pace this time (no push, or
+    too many waiting already)."""
+    raw = request.args.get("wait", "")
+    if not raw or not store.can_push:
+        return store.can_push
+    try:
+        wait = min(max(float(raw), 0.0), PUSH_WAIT_MAX_S)
+    except ValueError:
+        abort(400, description=f"wait={raw[:20]!r} is not a number of seconds")
+    if math.isnan(wait):
+        abort(400, description="wait must be a number of seconds")
+    if not PUSH_WAITERS.acquire(blocking=False):
+        return False
+    try:
+        store.wait_for_alert(since, wait)
+    finally:
+        PUSH_WAITERS.release()
+    return True
 
 
 @bp.route("/alerts/<id:alert_id>")
@@ -234,16 +265,16 @@ def snapshot(alert_id: int) -> Response:
 def export_csv() -> Response:
     f = _filter_or_400()
     user, cfg = current_user(), _ctx().cfg
-    where, args = f.where(cfg.tz, user.id)
+    query = f.query(cfg.tz, user.id)
     log.info("%s exported alerts (%s)", user.name, urlencode(f.to_args()) or "no filter")
     # Who took which alerts off the system is part of the record, like every verdict.
-    with db.get_store().transaction() as c:
-        db.audit(c, user.name, "export_csv", target=urlencode(f.to_args()) or "all alerts")
+    with db.get_store().transaction() as tx:
+        tx.audit(user.name, "export_csv", target=urlencode(f.to_args()) or "all alerts")
 
     def lines() -> Iterator[str]:
         # Its own connection: the request's one is closed at teardown, before a long export ends.
         with Store.open(cfg.store.url, cfg.base_dir) as store:
-            yield from csv_lines(store.conn.execute(f"SELECT * FROM alerts{where}{db.ORDER}", args), local_time)
+            yield from csv_lines((db.alert_record(r) for r in store.iter_alerts(query)), local_time)
 
     resp = Response(stream_with_context(lines()), mimetype="text/csv")
     resp.headers["Content-Disposition"] = 'attachment; filename="alerts.csv"'

@@ -123,12 +123,8 @@ def list_alerts() -> Response:
     store, user, tz = db.get_store(), current_user(), _ctx().cfg.tz
     if "since" in request.args:
         since = id_arg("since", 0, lo=0)
-        where, args = f.where(tz, user.id)
-        where += (" AND " if where else " WHERE ") + "id > ?"
-        rows = store.conn.execute(
-            f"SELECT * FROM alerts{where} ORDER BY id ASC LIMIT ?", (*args, since, limit)
-        ).fetchall()
-        alerts = [dict(r) for r in rows]
+        alerts = [db.alert_record(r) for r in store.find_alerts(
+            f.query(tz, user.id), limit=limit, since_id=since, oldest_first=True)]  # fmt: skip
         return jsonify(alerts=[alert_json(a) for a in alerts],
                        next_since=alerts[-1]["id"] if alerts else since)  # fmt: skip
     alerts = db.list_alerts(store, f, tz, user.id, limit=limit + 1, offset=offset)

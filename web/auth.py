@@ -50,8 +50,8 @@ def _session_user() -> User | None:
     uid, epoch = session.get("uid"), session.get("epoch")
     if not isinstance(uid, int) or not isinstance(epoch, int):
         return None
-    row = get_store().conn.execute("SELECT * FROM users WHERE id = ?", (uid,)).fetchone()
-    if row is None or row["disabled"] or row["session_epoch"] != epoch:
+    row = get_store().get_user_by_id(uid)
+    if row is None or row.disabled or row.session_epoch != epoch:
         session.clear()
         return None
     return User.from_row(row)

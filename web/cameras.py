@@ -15,7 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from monitor.store import from_db_time, to_db_time
+from monitor.nodes import DEFAULT_NODE, is_down, node_label
+from monitor.store import Mute, from_db_time, to_db_time
 
 from . import db, media
 from .auth import current_user, require_role
@@ -58,52 +59,56 @@ def _camera_cards(now: datetime) -> list[dict[str, Any]]:
     cfg = _ctx().cfg
     store = db.get_store()
     statuses = {s["camera"]: s for s in store.camera_statuses()}
+    nodes = {n.name: n for n in store.list_nodes()}
     cards = []
     for cid in sorted(set(cfg.cameras) | set(statuses)):
         cam = cfg.cameras.get(cid)
         st = statuses.get(cid)
-        frame = media.resolve(media.frames_root(cfg), cfg.base_dir, st["frame_path"]) if st else None
+        frame = media.resolve(media.frames_root(cfg), cfg.storage_root, st["frame_path"]) if st else None
         size = _frame_size(frame) if frame else None
         zones = cam.zones if cam is not None else {}
         zones_wh = cam.zones_resolution if cam is not None else None
         size = size or frame_size_from_config(zones, zones_wh)
         last = from_db_time(st["last_frame_at"]) if st else None
+        node = (cam.node or DEFAULT_NODE) if cam is not None else (st["node"] if st else None)
+        node_down = node is not None and is_down(nodes.get(node), now)
         cards.append({
+            "node": None if node is None else node_label(node), "node_down": node_down,
             "id": cid, "name": (cam.name or cid) if cam else (st["name"] if st else cid), "in_config": cam is not None,
             "status": st, "has_frame": frame is not None, "size": size,
-            "zones": drawn_zones(zones, size, zones_wh), "font": label_size(size), "stale": st is not None and st["state"] in LIVE_STATES and (last is None or now - last > STALE_AFTER),
+            "zones": drawn_zones(zones, size, zones_wh), "font": label_size(size), "stale": st is not None and st["state"] in LIVE_STATES and (node_down or last is None or now - last > STALE_AFTER),
             "mutes": store.active_mutes(cid, now), "targets": mute_targets(cid) if cam else [],
         })  # fmt: skip
     return cards
 
 
-def recent_mutes(now: datetime) -> list[dict[str, Any]]:
+def recent_mutes(now: datetime) -> list[Mute]:
     """Mutes that ended (by time or by hand) within the last day, for the page's history."""
-    rows = db.get_store().conn.execute(
-        "SELECT * FROM mutes WHERE (until <= ? OR cancelled_at IS NOT NULL) AND until > ? "
-        "ORDER BY created_at DESC LIMIT 50",
-        (to_db_time(now), to_db_time(now - timedelta(days=1))),
-    ).fetchall()
-    return [dict(r) for r in rows]
+    return db.get_store().recent_mutes(now, now - timedelta(days=1))
+
+
+def node_rows(now: datetime) -> list[dict[str, Any]]:
+    """Every monitor node that has written a heartbeat, with whether it is down."""
+    return [{"name": node_label(n.name), "host": n.host, "pid": n.pid, "started_at": n.started_at,
+             "last_seen": n.last_seen, "down": is_down(n, now)} for n in db.get_store().list_nodes()]  # fmt: skip
 
 
 @bp.route("/cameras")
 def index() -> str:
     now = _ctx().clock()
     return render_template(
-        "cameras.html", cards=_camera_cards(now), recent=recent_mutes(now), minutes=MUTE_MINUTES, now=now
+        "cameras.html", cards=_camera_cards(now), recent=recent_mutes(now), minutes=MUTE_MINUTES, now=now,
+        nodes=node_rows(now),
     )
 
 
 @bp.route("/cameras/<camera_id>/frame")
 def frame(camera_id: str) -> Response:
-    row = db.get_store().conn.execute(
-        "SELECT frame_path FROM camera_status WHERE camera = ?", (camera_id,)
-    ).fetchone()
+    row = db.get_store().camera_status(camera_id)
     if row is None:
         abort(404, description=f"No status from camera {camera_id!r} yet.")
     cfg = _ctx().cfg
-    return media.send_media(media.frames_root(cfg), cfg.base_dir, row["frame_path"], "camera frame")
+    return media.send_media(media.frames_root(cfg), cfg.storage_root, row["frame_path"], "camera frame")
 
 
 @bp.route("/cameras/mutes", methods=["POST"])
@@ -130,9 +135,9 @@ def add_mute() -> BaseResponse:
     kind, name = target.split(":", 1)
     until = _ctx().clock() + timedelta(minutes=minutes)
     store, user = db.get_store(), current_user()
-    mute_id = store.add_mute(camera, kind, name, reason, user.name, until)
-    with store.transaction() as c:
-        db.audit(c, user.name, "mute_added", target=f"{camera}/{target}", after={
+    with store.transaction() as tx:
+        mute_id = tx.add_mute(camera, kind, name, reason, user.name, until)
+        tx.audit(user.name, "mute_added", target=f"{camera}/{target}", after={
             "mute_id": mute_id, "until": to_db_time(until), "reason": reason})  # fmt: skip
     log.info("%s muted %s on %s for %d min: %s", user.name, target, camera, minutes, reason)
     flash(f"{allowed[target]} on {cfg.cameras[camera].name or camera} muted for {minutes} minutes.", "ok")
@@ -144,15 +149,14 @@ def add_mute() -> BaseResponse:
 def cancel_mute(mute_id: int) -> BaseResponse:
     now = _ctx().clock()
     store, user = db.get_store(), current_user()
-    with store.transaction() as c:
-        row = c.execute("SELECT * FROM mutes WHERE id = ?", (mute_id,)).fetchone()
-        if row is None:
+    with store.transaction() as tx:
+        m = tx.get_mute(mute_id)
+        if m is None:
             abort(404, description=f"There is no mute {mute_id}.")
-        if row["cancelled_at"] is not None or row["until"] <= to_db_time(now):
+        if not tx.cancel_mute(mute_id, now):
             flash("That mute had already ended.", "info")
             return redirect(url_for("cameras.index"))
-        c.execute("UPDATE mutes SET cancelled_at = ? WHERE id = ?", (to_db_time(now), mute_id))
-        db.audit(c, user.name, "mute_cancelled", target=f"{row['camera']}/{row['target_kind']}:{row['target']}",
-                 before={"until": row["until"]}, after={"cancelled_at": to_db_time(now)})  # fmt: skip
+        tx.audit(user.name, "mute_cancelled", target=f"{m.camera}/{m.target_kind}:{m.target}",
+                 before={"until": to_db_time(m.until)}, after={"cancelled_at": to_db_time(now)})  # fmt: skip
     flash("Mute ended: the rule or zone is active again.", "ok")
     return redirect(url_for("cameras.index"))

@@ -20,10 +20,11 @@ import logging
 import os
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.config import ConfigError, load_config
-from monitor.store import ROLES, Store, StoreError, now_db
+from monitor.store import ROLES, Store, StoreError, to_db_time
 
 from . import DEFAULT_CONFIG, SECRET_FILE, LoginLimitError, SecretKeyError, create_app, default_instance_path
 from . import users as u
@@ -123,12 +124,13 @@ def _users(args: argparse.Namespace) -> int:
             print(f"added {user.name} ({user.role})")
         elif cmd == "list":
             rows = u.list_users(store)
-            now = now_db()
+            now = datetime.now(UTC)
             print(f"{'name':<24} {'role':<9} {'state':<9} failed  created")
             for r in rows:
-                locked = r["locked_until"] is not None and r["locked_until"] > now
-                state = "disabled" if r["disabled"] else ("locked" if locked else "active")
-                print(f"{r['name']:<24} {r['role']:<9} {state:<9} {r['failed_logins']:>6}  {r['created_at'][:19]}")
+                locked = r.locked_until is not None and r.locked_until > now
+                state = "disabled" if r.disabled else ("locked" if locked else "active")
+                created = to_db_time(r.created_at)[:19] if r.created_at else ""
+                print(f"{r.name:<24} {r.role:<9} {state:<9} {r.failed_logins:>6}  {created}")
         elif cmd in ("disable", "enable"):
             u.set_disabled(store, args.name, cmd == "disable", actor)
             print(f"{args.name} {cmd}d")
@@ -181,5 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     from waitress import serve
 
     print(f"Review page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
-    serve(app, host=args.host, port=args.port, threads=8, ident="lakeshore-watch")
+    # 32: with PostgreSQL up to 16 review pages hold a thread each waiting for the next alert
+    # (web/alerts.py PUSH_WAITERS); the rest serve everything else.
+    serve(app, host=args.host, port=args.port, threads=32, ident="lakeshore-watch")
     return 0

@@ -38,7 +38,7 @@ class DayCounts:
 
     def refresh(self, store: Store) -> None:
         with self._lock:
-            top = int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0])
+            top = store.max_alert_id()
             if top < self._mark:
                 # A different or restored store (ids went back): count it all again.
                 log.info("alert ids went back from %d to %d: recounting statistics", self._mark, top)
@@ -46,9 +46,7 @@ class DayCounts:
                 self._counts = {k: Counter() for k in KINDS}
             if top == self._mark:
                 return
-            rows = store.conn.execute(
-                "SELECT started_at, rule, zone, camera FROM alerts WHERE id > ? AND id <= ?", (self._mark, top)
-            )
+            rows = store.alert_day_keys(self._mark, top)
             rule_c, zone_c, cam_c = (self._counts[k] for k in KINDS)
             days: dict[str, date] = {}  # alerts of the same minute share one time-zone conversion
             for started_at, rule, zone, camera in rows:

@@ -1,6 +1,6 @@
 """Serving clips, snapshots and camera frames: by alert or camera id only, never by a request path.
 
-The stored paths come from the monitor (relative to the config file's folder, or absolute). Only
+The stored paths come from the monitor (relative to ``storage.root``, or absolute). Only
 regular files inside the folder the monitor writes them to are served. Files are sent with
 ``conditional=True`` so that browsers get HTTP range requests (206) and can seek a clip.
 """
@@ -19,21 +19,18 @@ from . import db
 
 log = logging.getLogger(__name__)
 
-# Where monitor/pipeline.py writes each camera's latest frame (its status_dir), relative to the
-# config's folder; keep the two in step.
-FRAMES_DIR = "data/cameras"
 MIMETYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
              ".png": "image/png"}  # fmt: skip
 
 
 def clips_root(cfg: AppConfig) -> Path:
     """Where the monitor writes alert clips and snapshots (``record.dir``)."""
-    return cfg.resolve_path(cfg.record.dir)
+    return cfg.resolve_storage(cfg.record.dir)
 
 
 def frames_root(cfg: AppConfig) -> Path:
     """Where the monitor writes each camera's latest frame (its pipeline's ``status_dir``)."""
-    return cfg.resolve_path(FRAMES_DIR)
+    return cfg.frames_dir()
 
 
 def resolve(root: Path, base_dir: Path, stored: str | None) -> Path | None:
@@ -76,4 +73,4 @@ def send_alert_media(alert_id: int, what: str) -> Response:
     """An alert's clip or snapshot, found by the alert id alone (never a path from the request)."""
     alert = db.get_alert_or_404(alert_id)
     cfg = current_app.extensions["lakeshore"].cfg
-    return send_media(clips_root(cfg), cfg.base_dir, alert[f"{what}_path"], what)
+    return send_media(clips_root(cfg), cfg.storage_root, alert[f"{what}_path"], what)

@@ -33,7 +33,7 @@ def cached_verdict_stats(ctx: Any, store: Any, start: str, end: str) -> dict[str
     """
     token = (
         db.max_alert_id(store),
-        int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM audit_log").fetchone()[0]),
+        store.max_audit_id(),
     )
     key = (start, end, token)
     cache: dict[tuple[str, str, tuple[int, int]], dict[str, list[db.StatsRow]]] = ctx.verdict_cache

@@ -14,13 +14,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from monitor.store import ROLES, Store, from_db_time, now_db, to_db_time
-
-from .db import audit
+from monitor.store import ROLES, Store, UserRow, now_db
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +54,8 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
     @classmethod
-    def from_row(cls, r: Any) -> User:
-        return cls(int(r["id"]), r["name"], r["role"], bool(r["disabled"]))
+    def from_row(cls, r: UserRow) -> User:
+        return cls(r.id, r.name, r.role, r.disabled)
 
 
 def check_role(role: str) -> str:
@@ -74,12 +71,12 @@ def check_password(password: str) -> str:
 
 
 def get_user(store: Store, name: str) -> User | None:
-    r = store.conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+    r = store.get_user(name)
     return None if r is None else User.from_row(r)
 
 
 def get_user_by_id(store: Store, user_id: int) -> User | None:
-    r = store.conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    r = store.get_user_by_id(user_id)
     return None if r is None else User.from_row(r)
 
 
@@ -97,76 +94,67 @@ def add_user(store: Store, name: str, role: str, password: str, actor: str) -> U
     check_password(password)
     if get_user(store, name) is not None:
         raise UserError(f"user {name!r} exists already (use users set-password to change a password)")
-    with store.transaction() as c:
-        cur = c.execute(
-            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-            (name, generate_password_hash(password), role, now_db()),
-        )
-        audit(c, actor, "user_added", target=name, after={"role": role})
-    return User(int(cur.lastrowid or 0), name, role, False)
+    with store.transaction() as tx:
+        user_id = tx.add_user(name, generate_password_hash(password), role)
+        tx.audit(actor, "user_added", target=name, after={"role": role})
+    return User(user_id, name, role, False)
 
 
-def list_users(store: Store) -> list[dict[str, Any]]:
-    rows = store.conn.execute(
-        "SELECT id, name, role, disabled, failed_logins, locked_until, created_at FROM users ORDER BY name"
-    ).fetchall()
-    return [dict(r) for r in rows]
+def list_users(store: Store) -> list[UserRow]:
+    return store.list_users()
 
 
-def end_sessions(c: Any, user_id: int) -> None:
+def end_sessions(tx: Store, user_id: int) -> None:
     """End every session of this user, in every browser (call inside the change's transaction).
 
     The session cookie holds the epoch it was made under; the login guard compares it with this
     one on every request. Ending one session ends them all: a per-session table would let an
     officer log out on one PC only, but costs a write per login and a table to clean up.
     """
-    c.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", (user_id,))
+    tx.end_sessions(user_id)
 
 
 def session_epoch(store: Store, user_id: int) -> int | None:
-    r = store.conn.execute("SELECT session_epoch FROM users WHERE id = ?", (user_id,)).fetchone()
-    return None if r is None else int(r[0])
+    r = store.get_user_by_id(user_id)
+    return None if r is None else r.session_epoch
 
 
 def log_out(store: Store, user: User) -> None:
-    with store.transaction() as c:
-        end_sessions(c, user.id)
-        audit(c, user.name, "logout")
+    with store.transaction() as tx:
+        end_sessions(tx, user.id)
+        tx.audit(user.name, "logout")
 
 
 def set_disabled(store: Store, name: str, disabled: bool, actor: str) -> None:
     u = _require(store, name)
-    with store.transaction() as c:
-        c.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), u.id))
+    with store.transaction() as tx:
+        tx.update_user(u.id, disabled=disabled)
         # Enabling again must not bring the sessions from before back to life.
-        end_sessions(c, u.id)
+        end_sessions(tx, u.id)
         if disabled:
             # A disabled officer's integrations stop too.
-            c.execute("UPDATE api_tokens SET revoked = 1 WHERE user_id = ?", (u.id,))
-        audit(c, actor, "user_disabled" if disabled else "user_enabled", target=name,
+            tx.revoke_tokens(u.id)
+        tx.audit(actor, "user_disabled" if disabled else "user_enabled", target=name,
               before={"disabled": u.disabled}, after={"disabled": disabled})  # fmt: skip
 
 
 def set_password(store: Store, name: str, password: str, actor: str) -> None:
     u = _require(store, name)
     check_password(password)
-    with store.transaction() as c:
-        c.execute(
-            "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
-            (generate_password_hash(password), u.id),
-        )
-        end_sessions(c, u.id)
-        audit(c, actor, "password_set", target=name)
+    with store.transaction() as tx:
+        tx.update_user(u.id, password_hash=generate_password_hash(password), failed_logins=0, locked_until=None)
+        end_sessions(tx, u.id)
+        tx.audit(actor, "password_set", target=name)
 
 
 def set_role(store: Store, name: str, role: str, actor: str) -> None:
     u = _require(store, name)
     check_role(role)
-    with store.transaction() as c:
-        c.execute("UPDATE users SET role = ? WHERE id = ?", (role, u.id))
+    with store.transaction() as tx:
+        tx.update_user(u.id, role=role)
         # A page drawn for the old role (an admin's mute form) must not stay usable.
-        end_sessions(c, u.id)
-        audit(c, actor, "role_set", target=name, before={"role": u.role}, after={"role": role})
+        end_sessions(tx, u.id)
+        tx.audit(actor, "role_set", target=name, before={"role": u.role}, after={"role": role})
 
 
 # -- login -----------------------------------------------------------------------------------------
@@ -183,26 +171,22 @@ def authenticate(store: Store, name: str, password: str, now: datetime) -> User 
     The caller shows one message for every failure, so that the page tells an attacker nothing about
     which names exist or which accounts are locked.
     """
-    r = store.conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
-    ok = check_password_hash(r["password_hash"] if r else _dummy_hash(), password)
+    r = store.get_user(name)
+    ok = check_password_hash(r.password_hash if r else _dummy_hash(), password)
     if r is None:
         return None
-    locked_until = from_db_time(r["locked_until"])
-    if r["disabled"] or (locked_until is not None and locked_until > now):
-        log.warning("login refused for %r: account %s", name, "disabled" if r["disabled"] else "locked")
+    if r.disabled or (r.locked_until is not None and r.locked_until > now):
+        log.warning("login refused for %r: account %s", name, "disabled" if r.disabled else "locked")
         return None
-    with store.transaction() as c:
+    with store.transaction() as tx:
         if ok:
-            c.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (r["id"],))
-            audit(c, name, "login")
+            tx.update_user(r.id, failed_logins=0, locked_until=None)
+            tx.audit(name, "login")
         else:
-            failures = int(r["failed_logins"]) + 1
+            failures = r.failed_logins + 1
             lock = lock_time(failures)
-            c.execute(
-                "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
-                (failures, None if lock is None else to_db_time(now + lock), r["id"]),
-            )
-            audit(c, name, "login_failed", after={"failed_logins": failures})
+            tx.update_user(r.id, failed_logins=failures, locked_until=None if lock is None else now + lock)
+            tx.audit(name, "login_failed", after={"failed_logins": failures})
             log.warning("failed login for %r (%d in a row)", name, failures)
     return User.from_row(r) if ok else None
 
@@ -218,37 +202,27 @@ def create_token(store: Store, name: str, label: str, actor: str) -> str:
     if u.disabled:
         raise UserError(f"user {name!r} is disabled: enable it before making a token")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with store.transaction() as c:
-        c.execute(
-            "INSERT INTO api_tokens (name, token_hash, user_id, created_at) VALUES (?, ?, ?, ?)",
-            (label, hash_token(token), u.id, now_db()),
-        )
-        audit(c, actor, "token_created", target=name, after={"label": label})
+    with store.transaction() as tx:
+        tx.add_token(label, hash_token(token), u.id)
+        tx.audit(actor, "token_created", target=name, after={"label": label})
     return token
 
 
 def revoke_tokens(store: Store, name: str, actor: str) -> int:
     u = _require(store, name)
-    with store.transaction() as c:
-        n = c.execute(
-            "UPDATE api_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0", (u.id,)
-        ).rowcount
-        audit(c, actor, "tokens_revoked", target=name, after={"count": n})
-    return int(n)
+    with store.transaction() as tx:
+        n = tx.revoke_tokens(u.id)
+        tx.audit(actor, "tokens_revoked", target=name, after={"count": n})
+    return n
 
 
 def user_for_token(store: Store, token: str) -> User | None:
-    r = store.conn.execute(
-        "SELECT u.*, t.id AS token_id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id "
-        "WHERE t.token_hash = ? AND t.revoked = 0 AND u.disabled = 0",
-        (hash_token(token),),
-    ).fetchone()
+    r = store.user_for_token_hash(hash_token(token))
     if r is None:
         return None
     # Record use at most once a minute: an integration polling every second must not turn every
     # read into a write.
     now = now_db()
-    if r["last_used_at"] is None or r["last_used_at"][:16] != now[:16]:
-        with store.transaction() as c:
-            c.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, r["token_id"]))
-    return User.from_row(r)
+    if r.last_used_at is None or r.last_used_at[:16] != now[:16]:
+        store.touch_token(r.token_id, now)
+    return User.from_row(r.user)

@@ -133,8 +133,8 @@ def save(camera_id: str) -> tuple[Response, int] | Response:
         return jsonify(errors=e.errors), 422
     user = current_user()
     store = db.get_store()
-    with store.transaction() as c:
-        db.audit(c, user.name, "zones_changed", target=f"camera:{camera_id}", before=before, after=after)
+    with store.transaction() as tx:
+        tx.audit(user.name, "zones_changed", target=f"camera:{camera_id}", before=before, after=after)
     ctx.cfg = cfg  # this page shows the new zones at once; the monitor reloads the file by itself
     log.info("%s saved the zones of %s into %s: %s", user.name, camera_id, path, ", ".join(after) or "none")
     return jsonify(ok=True, base=digest(path.read_bytes()), zones=zones_in_fractions(camera_id, _live_size(camera_id)))

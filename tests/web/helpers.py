@@ -150,10 +150,11 @@ class Auth:
         """Log in without typing the password (that path has its own tests): the session a login
         makes, written through Flask's test session."""
         with self.store() as st:
-            row = st.conn.execute("SELECT id, session_epoch FROM users WHERE name = ?", (name,)).fetchone()
+            row = st.get_user(name)
+        assert row is not None
         with self.client.session_transaction() as sess:
-            sess["uid"] = row["id"]
-            sess["epoch"] = row["session_epoch"]
+            sess["uid"] = row.id
+            sess["epoch"] = row.session_epoch
 
     def store(self) -> Store:
         cfg = self.client.application.extensions["lakeshore"].cfg

@@ -147,11 +147,8 @@ def test_unknown_alert_is_404(client, reviewer: Auth) -> None:
 
 def audit_rows(site: Site, alert_id: int) -> list[dict]:
     with site.store() as s:
-        rows = s.conn.execute(
-            "SELECT actor, action, before_json, after_json FROM audit_log WHERE alert_id = ? ORDER BY id",
-            (alert_id,),
-        ).fetchall()
-    return [{**dict(r), "before": json.loads(r["before_json"]), "after": json.loads(r["after_json"])} for r in rows]
+        rows = sorted(s.alert_history(alert_id), key=lambda e: e.id)
+    return [{"actor": e.actor, "action": e.action, "before": e.before, "after": e.after} for e in rows]
 
 
 def test_verdict_is_stored_with_its_audit_entry(client, reviewer: Auth, site: Site) -> None:
@@ -339,8 +336,8 @@ def test_csv_export_has_verdicts_and_no_formulas(client, reviewer: Auth, site: S
     assert rows[0]["note"] == "'+1 call 110"
     assert rows[0]["status"] == "dismissed" and rows[0]["reason"] == "Drill" and rows[0]["reviewer"] == "reviewer"
     with site.store() as s:
-        entry = s.conn.execute("SELECT actor, target FROM audit_log WHERE action = 'export_csv'").fetchone()
-    assert tuple(entry) == ("reviewer", "camera=pier")
+        [e] = s.audit_entries(action="export_csv")
+    assert (e.actor, e.target) == ("reviewer", "camera=pier")
 
 
 def test_count_is_capped_and_paging_still_reaches_the_end(client, app, reviewer: Auth, site: Site) -> None:

@@ -22,7 +22,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_token_is_stored_only_as_a_hash(site: Site, token: str) -> None:
     with site.store() as s:
-        stored = [r[0] for r in s.conn.execute("SELECT token_hash FROM api_tokens")]
+        stored = s.token_hashes()
     assert token.startswith("lsw_") and len(token) > 40
     assert stored and token not in stored and all(len(h) == 64 for h in stored)
 

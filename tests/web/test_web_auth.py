@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from monitor.store import from_db_time
 from web import LoginLimitError, create_app
 from web.auth import LOGIN_FAILED
 from web.users import FREE_FAILURES, create_token, set_disabled, set_password, set_role
@@ -82,10 +81,10 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(client, 
     for _ in range(FREE_FAILURES):
         assert auth.login("reviewer", "wrong password!").status_code == 401
     with site.store() as s:
-        row = s.conn.execute("SELECT failed_logins, locked_until FROM users WHERE name = 'reviewer'").fetchone()
-        actions = [r[0] for r in s.conn.execute("SELECT action FROM audit_log WHERE actor = 'reviewer'")]
-    assert row["failed_logins"] == FREE_FAILURES
-    locked_until = from_db_time(row["locked_until"])
+        row = s.get_user("reviewer")
+        actions = [e.action for e in s.audit_entries(actor="reviewer")]
+    assert row is not None and row.failed_logins == FREE_FAILURES
+    locked_until = row.locked_until
     assert locked_until is not None and locked_until > datetime.now(UTC)
     assert actions.count("login_failed") == FREE_FAILURES
     resp = auth.login("reviewer", PASSWORD)
@@ -250,7 +249,7 @@ def test_a_post_without_csrf_token_is_refused(client, auth: Auth, site: Site, ur
     assert resp.status_code == 400
     with site.store() as s:
         assert s.get_alert(alert_id).status == "new"  # type: ignore[union-attr]
-        assert s.conn.execute("SELECT COUNT(*) FROM mutes").fetchone()[0] == 0
+        assert s.mute_count() == 0
 
 
 def test_api_verdict_from_a_browser_session_needs_the_csrf_header(client, auth: Auth, site: Site) -> None:

@@ -90,7 +90,8 @@ def test_mute_is_shown_honoured_and_audited(client, admin: Auth, site: Site) -> 
     assert mute(admin).status_code == 302
     with site.store() as s:
         [m] = s.active_mutes("pier", datetime.now(UTC))
-        audit = s.conn.execute("SELECT actor, action, target FROM audit_log WHERE action = 'mute_added'").fetchone()
+        [e] = s.audit_entries(action="mute_added")
+        audit = (e.actor, e.action, e.target)
     assert (m.target_kind, m.target, m.reason, m.created_by) == ("zone", "water", "divers training", "admin")
     assert timedelta(minutes=29) < m.until - before < timedelta(minutes=31)
     assert tuple(audit) == ("admin", "mute_added", "pier/zone:water")
@@ -118,7 +119,7 @@ def test_mute_can_be_ended_early(client, admin: Auth, site: Site) -> None:
     assert admin.post(f"/cameras/mutes/{m.id}/cancel").status_code == 302
     with site.store() as s:
         assert s.active_mutes("pier", datetime.now(UTC)) == []
-        assert s.conn.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'mute_cancelled'").fetchone()[0] == 1
+        assert len(s.audit_entries(action="mute_cancelled")) == 1
 
 
 @pytest.mark.parametrize("form,status", [
@@ -132,7 +133,7 @@ def test_mute_can_be_ended_early(client, admin: Auth, site: Site) -> None:
 def test_bad_mutes_are_refused(client, admin: Auth, site: Site, form: dict, status: int) -> None:
     assert mute(admin, **form).status_code == status
     with site.store() as s:
-        assert s.conn.execute("SELECT COUNT(*) FROM mutes").fetchone()[0] == 0
+        assert s.mute_count() == 0
 
 
 @pytest.mark.parametrize("state,age_s,stale", [
@@ -154,3 +155,18 @@ def test_detection_rate_missed_slots_lag_and_recording_are_shown(client, admin: 
     assert "17 slots missed" in pier
     assert "2.5 s" in pier
     assert "disk full: cannot write segments" in pier and 'class="error-text">stream copy' in pier
+
+
+def test_a_node_that_stopped_its_heartbeat_is_down_with_its_cameras(client, admin: Auth, site: Site) -> None:
+    now = datetime.now(UTC)
+    with site.store() as s:
+        s.set_camera_status("pier", name="North pier", state="running", last_frame_at=now, node="")
+        s.node_heartbeat("", "box1", 4242, now - timedelta(minutes=5), at=now - timedelta(seconds=40))
+    html = client.get("/cameras").get_data(as_text=True)
+    assert "node default down" in card(html, "pier") and "node default down" in card(html, "bay")
+    assert "default · down" in html
+    with site.store() as s:
+        s.node_heartbeat("", "box1", 4242, now - timedelta(minutes=5))
+    html = client.get("/cameras").get_data(as_text=True)
+    assert "down" not in card(html, "pier") and "default · up" in html
+    assert "<dt>Node</dt><dd>default</dd>" in card(html, "pier")

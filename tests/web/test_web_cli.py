@@ -65,7 +65,7 @@ def test_users_add_list_disable_token(site: Site, capsys, monkeypatch) -> None:
     assert "anna" in listing and "disabled" in listing and "bob" not in listing
     with site.store() as s:
         assert user_for_token(s, token.strip()) is None, "disabling revokes the tokens"
-        actions = [r[0] for r in s.conn.execute("SELECT action FROM audit_log ORDER BY id")]
+        actions = [e.action for e in reversed(s.audit_entries())]
     assert actions == ["user_added", "token_created", "user_disabled"]
 
 

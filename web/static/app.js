@@ -4,6 +4,15 @@
 
 (function () {
   const POLL_MS = 1500; // new alerts must show within 2 s
+  const PUSH_WAIT_S = 20;
+
+  // Where the store can push new alerts (PostgreSQL), a poll waits on the server until the next
+  // one (a long poll) and the next poll starts at once; elsewhere the page asks every POLL_MS.
+  const push = {
+    on: false,
+    arg: function () { return push.on ? "&wait=" + PUSH_WAIT_S : ""; },
+    delay: function () { return push.on ? 0 : POLL_MS; },
+  };
 
   function typing(el) {
     if (!el) return false;
@@ -55,12 +64,14 @@
     }
 
     async function poll() {
-      const url = table.dataset.pollUrl + (table.dataset.pollUrl.includes("?") ? "&" : "?") + "since=" + maxId;
+      const url = table.dataset.pollUrl + (table.dataset.pollUrl.includes("?") ? "&" : "?") + "since=" + maxId + push.arg();
+      push.on = false; // until an answer says otherwise: an error never turns into a busy loop
       try {
         const r = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
         if (r.status === 401) { window.location.reload(); return; }
         if (!r.ok) return;
         const data = await r.json();
+        push.on = data.push === true;
         setUnreviewed(data.unreviewed);
         if (data.new > 0) {
           maxId = Math.max(maxId, data.max_id);
@@ -77,7 +88,7 @@
       } catch (err) {
         // The server restarting or the network blinking: try again at the next tick.
       } finally {
-        window.setTimeout(poll, POLL_MS);
+        window.setTimeout(poll, push.delay());
       }
     }
     window.setTimeout(poll, POLL_MS);
