@@ -41,7 +41,7 @@ TRACKS_FRESH_S = 2.0  # boxes older than this (a quiet camera detects every 10 s
 
 
 def live_dir(cfg: AppConfig) -> Path:
-    return cfg.resolve_path(LIVE_DIR)
+    return cfg.resolve_storage(LIVE_DIR)  # under the storage root: the review page may run on another machine
 
 
 def want_path(folder: Path, camera_id: str) -> Path:

@@ -118,7 +118,7 @@ def ack(alert_id: int) -> BaseResponse:
 # -- evidence --------------------------------------------------------------------------------------
 def _media(alert: dict[str, Any], what: str) -> Path | None:
     cfg = _cfg()
-    return resolve(clips_root(cfg), cfg.base_dir, alert[f"{what}_path"])
+    return resolve(clips_root(cfg), cfg.storage_root, alert[f"{what}_path"])
 
 
 @bp.app_template_global()

@@ -161,7 +161,7 @@ def frame(camera_id: str) -> Response:
     path: Path | None = live_dir(cfg) / f"{cid}.jpg"
     if _live_meta(cid) is None or path is None or not path.is_file():
         st = db.get_store().camera_status(cid)
-        path = media.resolve(media.frames_root(cfg), cfg.base_dir, st["frame_path"]) if st else None
+        path = media.resolve(media.frames_root(cfg), cfg.storage_root, st["frame_path"]) if st else None
         if path is None:
             abort(404, description=f"No frame from camera {cid} yet.")
     # Read into memory: the monitor replaces the file twice a second, and a reader must not send

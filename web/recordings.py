@@ -52,7 +52,7 @@ def _ctx() -> Any:
 def segments_of(camera_id: str) -> list[Segment]:
     cfg = _ctx().cfg
     cam = cfg.camera(camera_id)
-    folder = cfg.resolve_path(cam.record.segments_dir) / camera_id
+    folder = cfg.resolve_storage(cam.record.segments_dir) / camera_id
     segs = list_segments(folder, writing=False)
     if segs:
         last = segs[-1]
@@ -96,7 +96,7 @@ def parse_window(camera: str | None, at: str | None, duration: str | None) -> tu
 
 
 def _cache() -> Path:
-    folder = _ctx().cfg.resolve_path(CACHE_DIR)
+    folder = _ctx().cfg.resolve_storage(CACHE_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - CACHE_KEEP_S
     for p in folder.iterdir():
