@@ -272,7 +272,7 @@ class Store:
         q = select(a.camera).distinct().where(
             a.severity == "critical", a.created_at >= to_db_time(since), or_(a.status == "new", a.ended_at.is_(None)),
         )  # fmt: skip
-        return {r[0] for r in self._all(q)}
+        return {r["camera"] for r in self._all(q)}
 
     # -- recovery and replays (monitor/recovery.py) ------------------------------------------------
     def alerts_to_recover(self, camera: str) -> list[AlertRow]:
