@@ -29,7 +29,6 @@ from monitor.config import (
     per_category_scores,
 )
 from monitor.schedule import describe, in_season
-from monitor.store.urls import mask
 from monitor.zones import is_fractional
 
 log = logging.getLogger(__name__)
@@ -225,7 +224,7 @@ def summarize(cfg: AppConfig, path: Path, now: datetime | None = None, measure: 
         f"detector: {d.backend} {d.model} imgsz={d.imgsz} conf={d.conf:g} iou={d.iou:g} "
         f"threads={d.worker_threads}{'' if d.threads else ' (all cores)'}, one worker shared by every camera",
         f"min score: {_min_scores(cfg)}",
-        f"store: {mask(cfg.store.url)}; storage root: {cfg.storage_root}; clips: {cfg.record.dir} "
+        f"store: {mask_url(cfg.store.url)}; storage root: {cfg.storage_root}; clips: {cfg.record.dir} "
         f"(pre {cfg.record.pre_capture_s:g} s, post {cfg.record.post_capture_s:g} s, max {cfg.record.max_clip_s:g} s)",
         "alarm: " + "; ".join(_alarm_text(cfg, s) for s in ("critical", "warning", "info")),
     ]

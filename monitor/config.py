@@ -24,7 +24,6 @@ import difflib
 import os
 import logging
 import re
-import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,13 +60,12 @@ from monitor.config_yaml import (
     format_loc,
     read_yaml,
 )
+from monitor.secrets import env_refs, expand_env, mask_url
 from monitor.zones import MAX_PX, check_polygon, is_fractional
 
 log = logging.getLogger(__name__)
 
 _ID_RE = re.compile(r"^[a-z0-9_-]+$")
-_ENV_RE = re.compile(r"\$\{([^}]*)\}")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DATE_START_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # A replayed video's first frame: not before digital CCTV, and far enough from datetime's year 9999
 # that adding a video's length or a time zone never overflows.
@@ -614,11 +612,7 @@ class CameraConfig(_Model):
     def _env_refs(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        for name in _ENV_RE.findall(v):
-            if not _ENV_NAME_RE.match(name):
-                raise ValueError(f"${{{name}}} is not a valid environment variable reference; write ${{NAME}}")
-        if "${" in _ENV_RE.sub("", v):
-            raise ValueError("an unclosed ${ in the source; write ${NAME}")
+        env_refs(v)  # a malformed ${...} is an error here; a missing variable only when opened
         return v
 
     @field_validator("detect_source")
@@ -782,33 +776,6 @@ def per_category_scores(detector: DetectorConfig, objects: ObjectsConfig) -> tup
 # Alerts to other systems (monitor.outputs): an MQTT broker and webhooks.
 
 
-class EnvVarError(ConfigError, ValueError):
-    """A ``${NAME}`` whose variable is not set (a ValueError, so a field validator reports it on its line)."""
-
-
-def expand_env(text: str, *, quote: bool = False) -> str:
-    """``text`` with every ``${NAME}`` replaced by the environment variable NAME.
-
-    Done once, when the config is loaded, for the fields that may carry secrets (output URLs and
-    webhook secrets): the YAML file can then be shared and kept in version control. A missing
-    variable is an error naming it, never an empty password; the value itself is never shown.
-    ``quote``: percent-encode the values (a password inside a URL may then hold '@', '/' or ':').
-    """
-    for name in _ENV_RE.findall(text):
-        if not _ENV_NAME_RE.match(name):
-            raise EnvVarError([f"${{{name}}} is not a valid environment variable reference; write ${{NAME}}"])
-    if "${" in _ENV_RE.sub("", text):
-        raise EnvVarError(["an unclosed ${; write ${NAME}"])
-
-    def value(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in os.environ:
-            raise EnvVarError([f"environment variable {name} is not set (written as ${{{name}}}); export it first"])
-        return urllib.parse.quote(os.environ[name], safe="") if quote else os.environ[name]
-
-    return _ENV_RE.sub(value, text)
-
-
 def _expand_env_field(v: Any) -> Any:
     return expand_env(v) if isinstance(v, str) else v  # other types: the schema's own error
 
@@ -828,13 +795,6 @@ def _expand_env_url(v: Any) -> Any:
         f"{expand_env(scheme)}://{expand_env(userinfo, quote=True)}{at}{expand_env(host)}"
         f"{expand_env(path)}{q}{expand_env(query, quote=True)}"
     )
-
-
-def mask_url(url: str) -> str:
-    """A URL safe to show: the password of ``scheme://user:pass@host`` and every query value hidden
-    (webhook URLs often carry their token in the query)."""
-    out = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/@:]*):([^/]*)@", r"\1\2:***@", url)
-    return re.sub(r"([?&][^=&#]*=)[^&#]*", r"\1***", out)
 
 
 def _url_check(schemes: tuple[str, ...]) -> Callable[[str], str]:

@@ -46,9 +46,10 @@ from monitor.recording import (
 )  # fmt: skip
 from monitor.recovery import CameraStart
 from monitor.rules import CameraJudge, MuteSet
+from monitor.secrets import mask_url
 from monitor.slicing import camera_tiles
 from monitor.sources import (
-    FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source, redact,
+    FileSource, Frame, FrameSource, SourceError, SourceStats, is_live_spec, open_source,
 )  # fmt: skip
 from monitor.store import SEVERITIES, AlertRow, Store, StoreError
 from monitor.tracking import Tracker
@@ -736,7 +737,7 @@ def _watch_config(
 def _record_failure(store: Store, cfg: AppConfig, camera_id: str, message: str) -> None:
     try:
         store.set_camera_status(
-            camera_id, name=cfg.camera(camera_id).name, state="error", last_error=redact(message),
+            camera_id, name=cfg.camera(camera_id).name, state="error", last_error=mask_url(message),
             node=cfg.cameras[camera_id].node or "",
         )
     except Exception:

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from monitor.media import ffmpeg_exe
-from monitor.sources import expand_env, is_live_spec, redact, scrub
+from monitor.secrets import mask_url, scrub
+from monitor.sources import expand_env, is_live_spec
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ class SegmentRecorder:
     ) -> None:
         if not is_live_spec(source) or source.strip().isdigit():
             raise RecordingError(
-                f"{redact(source)} is not a network camera: record files with FileClipRecorder and "
+                f"{mask_url(source)} is not a network camera: record files with FileClipRecorder and "
                 "local devices (which deliver raw frames) with ClipRecorder"
             )
         if not camera_id or "/" in camera_id or camera_id.startswith("."):
@@ -239,7 +240,7 @@ class SegmentRecorder:
         for what, value in (("retain_hours", retain_hours), ("max_disk_gb", max_disk_gb)):
             if not (value > 0 and math.isfinite(value)):
                 raise RecordingError(f"{what} must be a finite number > 0, got {value}")
-        self.name = redact(source)
+        self.name = mask_url(source)
         self._url = expand_env(source)  # a missing ${VAR} fails here, naming the variable
         self.root = Path(root)
         self.camera_id = camera_id

@@ -9,7 +9,7 @@ read times out) and starts a fresh connection.
 
 Credentials: specs may carry ``${VAR}`` placeholders (``rtsp://user:${CAM_PASS}@host/path``) that are
 expanded from the environment at open time, so passwords stay out of config.yaml. Every name, log
-line and error message uses ``redact(url)``.
+line and error message uses ``mask_url(url)``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -26,10 +25,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
+
+from monitor import secrets
+from monitor.secrets import mask_url, scrub
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,6 @@ FFMPEG_CAPTURE_OPTIONS = "rtsp_transport;tcp|timeout;3000000|analyzeduration;500
 # camera connecting at the same moment (start-up, or a network blip that dropped them all).
 OPEN_QUEUE_S = 120.0
 _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
-_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # The smallest picture the monitor takes: one H.264 macroblock. Below it the clip encoder fails (it
 # needs at least 2x2) and nothing a camera could show would be found by the detector anyway; a
 # 1x1 "video" is a placeholder or a broken export, and is refused at open instead.
@@ -88,42 +89,17 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-def redact(url: str) -> str:
-    """The URL with any password (and ``password=``/``pass=`` query values) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//***@", url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = re.sub(r"(?i)((?:^|&)(?:password|passwd|pass|pwd|token|auth)=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-_USERINFO_RE = re.compile(r"(\w+://[^:/@\s]*):[^@\s/]*@")
-
-
-def scrub(text: str) -> str:
-    """Any ``scheme://user:password@`` inside free text (e.g. a library's error) with the password hidden."""
-    return _USERINFO_RE.sub(r"\1:***@", text)
-
-
 def expand_env(spec: str) -> str:
-    """Replace ``${VAR}`` with os.environ["VAR"]; a missing variable is a SourceError naming it."""
-
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in os.environ:
-            raise SourceError(
-                f"source {redact(spec)} needs the environment variable {name}, which is not set: "
-                f"export {name}=... before starting the monitor (secrets stay out of config.yaml)"
-            )
-        return os.environ[name]
-
-    return _VAR_RE.sub(sub, spec)
+    """The source with each ``${VAR}`` read from the environment; a missing one is a SourceError naming it."""
+    try:
+        return secrets.expand_env(spec)
+    except secrets.EnvVarError as e:
+        if e.missing is None:
+            raise SourceError(f"source {mask_url(spec)}: {e}") from None
+        raise SourceError(
+            f"source {mask_url(spec)} needs the environment variable {e.missing}, which is not set: "
+            f"export {e.missing}=... before starting the monitor (secrets stay out of config.yaml)"
+        ) from None
 
 
 def check_frame_size(name: str, size: tuple[int, int]) -> None:
@@ -306,7 +282,7 @@ class LiveSource:
         self.spec = spec
         self.on_down = on_down
         self.max_fps = max_fps
-        self.name = redact(spec)
+        self.name = mask_url(spec)
         self.stats = SourceStats()
         self.fps = 0.0
         self.size = (0, 0)

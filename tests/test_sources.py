@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from monitor.media import write_mp4
-from monitor.sources import SourceError, expand_env, open_source, redact, scrub
+from monitor.secrets import mask_url, scrub
+from monitor.sources import SourceError, expand_env, open_source
 
 FOOTAGE = Path(__file__).resolve().parents[1] / ".." / "shared" / "footage"
 FPS = 10.0
@@ -159,13 +160,13 @@ def test_file_cut_midway_yields_what_is_there_and_records_it(
     [
         ("rtsp://admin:s3cr3t@10.0.0.5:554/Streaming/101", "s3cr3t", "rtsp://admin:***@10.0.0.5:554/Streaming/101"),
         ("http://op:pa:ss@cam.local/mjpg", "pa:ss", "http://op:***@cam.local/mjpg"),
-        ("https://cam.local/snap?user=a&password=xyz&x=1", "xyz", "https://cam.local/snap?user=a&password=***&x=1"),
+        ("https://cam.local/snap?user=a&password=xyz&x=1", "xyz", "https://cam.local/snap?user=***&password=***&x=***"),
         ("rtsp://10.0.0.5/stream", None, "rtsp://10.0.0.5/stream"),
         ("rtsp://viewer@10.0.0.5/stream", None, "rtsp://viewer@10.0.0.5/stream"),
     ],
 )
-def test_redact_hides_passwords(url: str, secret: str | None, kept: str) -> None:
-    out = redact(url)
+def test_mask_url_hides_passwords(url: str, secret: str | None, kept: str) -> None:
+    out = mask_url(url)
     assert out == kept
     if secret is not None:
         assert secret not in out

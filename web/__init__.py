@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from monitor.config import AppConfig, load_config
 from monitor.outputs import Outputs
-from monitor.store import mask
+from monitor.secrets import mask_url
 
 from . import db
 from .daycounts import DayCounts
@@ -211,5 +211,5 @@ def create_app(
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    log.info("review page ready for %s (store %s)", path, mask(cfg.store.url))
+    log.info("review page ready for %s (store %s)", path, mask_url(cfg.store.url))
     return app

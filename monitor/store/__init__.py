@@ -12,10 +12,10 @@ from .rows import (
     ALERT_COLUMNS, ALERT_STATUSES, ROLES, SEVERITIES, AlertQuery, AlertRow, AuditEntry, Mute, NodeRow, TokenUse,
     UserRow, VerdictCounts, from_db_time, now_db, to_db_time,
 )  # fmt: skip
-from .urls import StoreError, StoreURL, expand_env, mask, parse_url
+from .urls import StoreError, StoreURL, expand_env, parse_url
 
 __all__ = [
     "ALERTS_CHANNEL", "ALERT_COLUMNS", "ALERT_STATUSES", "ROLES", "SEVERITIES", "AlertQuery", "AlertRow",
     "AuditEntry", "Mute", "NodeRow", "Store", "StoreError", "StoreURL", "TokenUse", "UserRow", "VerdictCounts",
-    "expand_env", "from_db_time", "mask", "now_db", "parse_url", "to_db_time",
+    "expand_env", "from_db_time", "now_db", "parse_url", "to_db_time",
 ]  # fmt: skip
