@@ -36,13 +36,15 @@ window.__tones = []; window.__notes = [];
     const o = create.call(this);
     const start = o.start;
     o.start = function () {
-      window.__tones.push({ freq: o.frequency.value, at: Date.now(), state: o.context.state });
+      window.__tones.push({ freq: o.frequency.value, at: Date.now(), state: o.context.state, seen: document.visibilityState });
       return start.apply(this, arguments);
     };
     return o;
   };
   class Note {
-    constructor(title, opts) { window.__notes.push({ title: title, body: opts && opts.body, tag: opts && opts.tag }); }
+    constructor(title, opts) {
+      window.__notes.push({ title: title, body: opts && opts.body, tag: opts && opts.tag, seen: document.visibilityState });
+    }
     static get permission() { return "granted"; }
     static requestPermission() { return Promise.resolve("granted"); }
   }

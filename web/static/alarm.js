@@ -278,12 +278,55 @@
     }
   }
 
+  // ---- the clock ---------------------------------------------------------------------------
+  // Chromium runs chained timers of a page hidden for 5 minutes at most once a minute ("intensive
+  // wake-up throttling"; the "heard" line's once-a-second timer is one), and browsers throttle
+  // hidden pages' timers in other ways too: a drowning alarm must not wait for any of it. A
+  // dedicated worker's timers are not throttled, so the worker (alarm-worker.js) wakes this page;
+  // its messages reach a hidden page at once. Where a worker cannot start (no Worker in this
+  // browser, or its script fails to load) the page's own timers keep time, as before: exact in
+  // view, at the browser's mercy in a background tab.
+  const wakers = {}; // name -> function the clock calls
+  const pageTimers = {}; // name -> page timer, while the page keeps its own time
+  let clockWorker = null;
+
+  function later(name, fn, ms) {
+    wakers[name] = fn;
+    if (clockWorker) { clockWorker.postMessage({ name: name, ms: ms }); return; }
+    window.clearTimeout(pageTimers[name]);
+    pageTimers[name] = window.setTimeout(function () { delete pageTimers[name]; fn(); }, ms);
+  }
+
+  function pageClock(why) {
+    if (clockWorker) { try { clockWorker.terminate(); } catch (err) { /* gone already */ } }
+    clockWorker = null;
+    root.dataset.clock = "page";
+    root.dataset.clockWhy = why;
+    // What the worker was asked to wake, the page wakes now (its answer can no longer come).
+    for (const name of Object.keys(wakers)) later(name, wakers[name], 0);
+  }
+
+  function startClock(url) {
+    if (!url || typeof window.Worker !== "function") { pageClock("no worker in this browser"); return; }
+    try {
+      clockWorker = new window.Worker(url);
+    } catch (err) {
+      pageClock("the worker could not start: " + (err && err.message ? err.message : err));
+      return;
+    }
+    root.dataset.clock = "worker";
+    clockWorker.onmessage = function (e) { const fn = wakers[e.data]; if (fn) fn(); };
+    clockWorker.onerror = function (e) {
+      if (e && e.preventDefault) e.preventDefault();
+      pageClock("the worker failed: " + (e && e.message ? e.message : "its script did not load"));
+    };
+  }
+
   // One poll at a time: an answer read before an acknowledgement must not land after a newer one.
   let inFlight = false;
   let again = false;
 
   async function poll() {
-    window.clearTimeout(poll.timer);
     if (inFlight) { again = true; return; }
     inFlight = true;
     const url = stateUrl + (since === null ? "" : "?since=" + encodeURIComponent(since));
@@ -299,11 +342,17 @@
     } finally {
       inFlight = false;
       showConn();
-      poll.timer = window.setTimeout(poll, again ? 0 : POLL_MS);
+      later("poll", poll, again ? 0 : POLL_MS);
       again = false;
     }
   }
-  poll.now = function () { window.setTimeout(poll, 0); };
+  poll.now = function () { later("poll", poll, 0); };
+
+  // The "heard N s ago" line and the lost connection, once a second even while a poll hangs.
+  function tick() {
+    showConn();
+    later("conn", tick, 1000);
+  }
 
   document.addEventListener("DOMContentLoaded", function () {
     root = $("alarm");
@@ -318,7 +367,8 @@
     showSound();
     // A context that stays suspended after a moment is reported even if no statechange comes.
     window.setTimeout(showSound, 300);
-    window.setInterval(showConn, 1000);
+    startClock(root.dataset.clockUrl);
+    later("conn", tick, 1000);
     poll();
   });
 })();
