@@ -3,9 +3,10 @@ PostgreSQL, 20 reviewers at once (not a test).
 
 For each backend: fills a fresh store with seeded alerts (a year of a busy site), serves the review
 page on a real HTTP server (threads, as in production), and lets 20 concurrent reviewers (threads
-with their own session or API token, pausing ~1 s between requests as an officer reading does) walk a mix of the list (filters, pages), an alert, the live
-poll and the API. Prints p50/p95 per request and overall, with a request that reads no alert (the
-login page) measured in the same run as the baseline of what the box's load costs on its own.
+with their own session or API token, pausing ~1 s between requests as an officer reading does)
+walk a mix of the list (filters, pages), an alert, the live poll and the API. Prints p50/p95 per
+request and overall, with a request that reads no alert (the login page) measured in the same run
+as the baseline of what the box's load costs on its own.
 Aim: p95 under 150 ms.
 
     .venv/bin/python scripts/bench_store.py [--alerts 1000000] [--reviewers 20] [--rounds 10]
