@@ -37,7 +37,7 @@ def media_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 # both with LAKESHORE_WEB_PG=all): they cover every query of the page. The rest (browser, charts,
 # units) read through the same queries.
 PG_MODULES = {"test_web_alerts", "test_web_api", "test_web_auth", "test_web_cameras", "test_web_cli", "test_web_stats",
-              "test_web_push"}
+              "test_web_push", "test_web_alarm", "test_web_live"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -189,8 +189,8 @@ def test_exporting_evidence_is_audited(client, site: Site, auth: Auth, who: str)
     auth.as_(who)
     _evidence(client, a)
     with site.store() as s:
-        rows = s.conn.execute("SELECT actor, action FROM audit_log WHERE alert_id = ?", (a,)).fetchall()
-    assert [tuple(r) for r in rows] == [(who, "export_evidence")]
+        rows = s.alert_history(a)
+    assert [(r.actor, r.action) for r in rows] == [(who, "export_evidence")]
 
 
 @pytest.mark.parametrize(("manifest", "sums", "expect"), [

@@ -51,9 +51,9 @@ def test_saving_zones_keeps_comments_validates_and_audits(auth: Auth, site: Site
     assert code == 0, summary
     assert "swim (water): 0.2,0.6 0.3,0.6 0.3,0.7" in summary
     with auth.store() as s:
-        entry = s.conn.execute("SELECT * FROM audit_log WHERE action = 'zones_changed'").fetchone()
-    assert entry["actor"] == "admin" and entry["target"] == "camera:pier"
-    assert "beach" in json.loads(entry["before_json"]) and "swim" in json.loads(entry["after_json"])
+        [entry] = s.audit_entries(action="zones_changed")
+    assert entry.actor == "admin" and entry.target == "camera:pier"
+    assert entry.before is not None and "beach" in entry.before and entry.after is not None and "swim" in entry.after
     # A save based on an older read of the file is refused: it would undo this one.
     status, body = save(auth, "pier", [], editor_base := digest(b"an older file"))
     assert status == 409 and "changed since the editor was opened" in body["errors"][0], editor_base
