@@ -31,7 +31,7 @@ from monitor.zones import anchor_points, camera_polygons, points_in_polygon
 
 log = logging.getLogger(__name__)
 
-LIVE_DIR = "data/live"  # relative to the config file's folder; the review page reads it there
+LIVE_DIR = "data/live"  # under the storage root, which the review page (maybe on another PC) reaches too
 LIVE_WIDTH = 640
 LIVE_FPS = 2.0
 LIVE_QUALITY = 70

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("recordings", __name__)
 
-CACHE_DIR = "data/recordings-cache"  # relative to the config file's folder
+CACHE_DIR = "data/recordings-cache"  # under the storage root
 CACHE_KEEP_S = 24 * 3600
 DURATIONS = (30, 60, 120, 300, 600, 900, 1800)
 DEFAULT_DURATION = 120
