@@ -124,6 +124,28 @@ def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[f
     return out, scale, (left, top)
 
 
+def _kept_detections(
+    image: np.ndarray, xyxy: np.ndarray, scores: np.ndarray, cls: np.ndarray, conf: float, iou: float,
+    names: list[str],
+) -> sv.Detections:  # fmt: skip
+    """The raw boxes of a backend (in frame pixels) after score threshold and per-class NMS, clipped
+    to the frame and named."""
+    keep = _nms(xyxy, scores, cls, conf, iou)
+    if len(keep) == 0:
+        return empty_detections()
+    h, w = image.shape[:2]
+    boxes = xyxy[keep].astype(np.float32)
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    class_id = cls[keep].astype(int)
+    return sv.Detections(
+        xyxy=boxes,
+        confidence=scores[keep].astype(np.float32),
+        class_id=class_id,
+        data={CLASS_NAME: np.array([names[i] for i in class_id], dtype=str)},
+    )
+
+
 def _nms(
     xyxy: np.ndarray, scores: np.ndarray, class_id: np.ndarray, conf: float, iou: float
 ) -> np.ndarray:
@@ -214,20 +236,7 @@ class OpenCVDetector:
             xyxy, scores, cls = self._darknet(image)
         else:
             xyxy, scores, cls = self._onnx(image)
-        keep = _nms(xyxy, scores, cls, self.conf, self.iou)
-        if len(keep) == 0:
-            return empty_detections()
-        h, w = image.shape[:2]
-        boxes = xyxy[keep].astype(np.float32)
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        class_id = cls[keep].astype(int)
-        return sv.Detections(
-            xyxy=boxes,
-            confidence=scores[keep].astype(np.float32),
-            class_id=class_id,
-            data={CLASS_NAME: np.array([self.names[i] for i in class_id], dtype=str)},
-        )
+        return _kept_detections(image, xyxy, scores, cls, self.conf, self.iou, self.names)
 
     def _darknet(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Darknet's YOLO was trained on plain (stretched) resizes: keep that, no letterbox.
@@ -423,20 +432,7 @@ class OnnxRuntimeDetector:
             x = boxed[:, :, ::-1].astype(np.float32)[None]  # RGB, 0..255: the graph divides by 255
             xyxy, scores, cls = self._centernet(self.session.run(self.output_names, {self.input_name: x})[0])
         xyxy = (xyxy - np.array([dx, dy, dx, dy], dtype=np.float32)) / scale
-        keep = _nms(xyxy, scores, cls, self.conf, self.iou)
-        if len(keep) == 0:
-            return empty_detections()
-        h, w = image.shape[:2]
-        boxes = xyxy[keep].astype(np.float32)
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        class_id = cls[keep].astype(int)
-        return sv.Detections(
-            xyxy=boxes,
-            confidence=scores[keep].astype(np.float32),
-            class_id=class_id,
-            data={CLASS_NAME: np.array([self.names[i] for i in class_id], dtype=str)},
-        )
+        return _kept_detections(image, xyxy, scores, cls, self.conf, self.iou, self.names)
 
     def _centernet(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # (1, 100, 6): x1, y1, x2, y2 in input pixels, score, class: the graph already keeps only
