@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import supervision as sv
 
+from monitor.alert_sink import AlertSummary
 from monitor.config import load_config
 from monitor.config_watch import ConfigWatcher, reload_scope
 from monitor.live import LiveWriter, touch_want
@@ -116,6 +117,39 @@ def test_judge_takes_over_a_moved_zone_and_keeps_its_open_alerts(tmp_path: Path)
 
 
 @pytest.mark.skipif(not (DEMO / "best.onnx").is_file() or not SAMPLE.is_file(), reason="demo model or sample clip absent")
+def replay_rewritten_at_1s(
+    path: Path, camera: str, before: str, after: str, stop_s: float
+) -> tuple[CameraPipeline, list[AlertSummary]]:
+    """Replay ``camera`` of the config ``before`` (written to ``path``); at 1 s of video the file is
+    rewritten to ``after`` and handed over as the watcher reads it; the replay stops at ``stop_s``."""
+    write(path, before)
+    cfg = load_config(path)
+    watcher = ConfigWatcher(path)
+    store = Store.open(cfg.store.url, cfg.base_dir)
+    pool = DetectorPool(REPO / "models")
+    reloaded: list[float] = []
+
+    def on_frame(frame: object) -> None:
+        pts = getattr(frame, "pts_s")
+        if pts >= stop_s:
+            pipe.stop.set()
+        if pts >= 1.0 and not reloaded:
+            write(path, after)
+            new = watcher.poll()
+            assert new is not None
+            pipe.offer_config(new)
+            reloaded.append(pts)
+
+    pipe = CameraPipeline(cfg, camera, store, pool, replay=True, on_frame=on_frame)
+    try:
+        alerts = pipe.run()
+    finally:
+        pool.close()
+        store.close()
+    assert reloaded, "the replay never reached 1 s"
+    return pipe, alerts
+
+
 def test_running_camera_takes_over_a_zone_saved_mid_way(tmp_path: Path) -> None:
     """A real replay of the sample where a bather walks into the water at ~15 s (cut from 9 s, so at
     ~6 s here): the water zone is first drawn far from them (no alert), and config.yaml is rewritten
@@ -127,31 +161,11 @@ def test_running_camera_takes_over_a_zone_saved_mid_way(tmp_path: Path) -> None:
          "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p", str(cut)],
         check=True, timeout=120,
     )  # fmt: skip
-    write(path, config_text(FAR_CORNER).replace(str(SAMPLE), str(cut)).replace("14:00:00", "14:00:09"))
-    cfg = load_config(path)
-    watcher = ConfigWatcher(path)
-    store = Store.open(cfg.store.url, cfg.base_dir)
-    pool = DetectorPool(REPO / "models")
-    reloaded: list[float] = []
+    def text(water: str) -> str:
+        return config_text(water).replace(str(SAMPLE), str(cut)).replace("14:00:00", "14:00:09")
 
-    def on_frame(frame: object) -> None:
-        pts = getattr(frame, "pts_s")
-        if pts >= 12.0:
-            pipe.stop.set()  # the bather stays in the water to the end: no need to play on
-        if pts >= 1.0 and not reloaded:
-            write(path, config_text(WATER).replace(str(SAMPLE), str(cut)).replace("14:00:00", "14:00:09"))
-            new = watcher.poll()
-            assert new is not None
-            pipe.offer_config(new)
-            reloaded.append(pts)
-
-    pipe = CameraPipeline(cfg, "beach", store, pool, replay=True, on_frame=on_frame)
-    try:
-        alerts = pipe.run()
-    finally:
-        pool.close()
-        store.close()
-    assert reloaded, "the replay never reached 1 s"
+    # The bather stays in the water to the end: no need to play on past 12 s.
+    pipe, alerts = replay_rewritten_at_1s(path, "beach", text(FAR_CORNER), text(WATER), stop_s=12.0)
     assert [(a.rule, a.zone) for a in alerts] == [("person_in_water", "water")]
     assert 5.0 <= alerts[0].start_s <= 10.5, alerts[0]
     assert pipe.cam.zones["water"].coordinates[1] == (1.0, 0.2861)
@@ -228,31 +242,8 @@ def test_unknown_objects_follow_a_zone_saved_mid_way(tmp_path: Path) -> None:
             .replace(f"coordinates: {whole}", f"coordinates: {ice}")
         )
 
-    path = tmp_path / "config.yaml"
-    write(path, text(FAR_CORNER))
-    cfg = load_config(path)
-    watcher = ConfigWatcher(path)
-    store = Store.open(cfg.store.url, cfg.base_dir)
-    pool = DetectorPool(REPO / "models")
-    reloaded: list[float] = []
-
-    def on_frame(frame: object) -> None:
-        pts = getattr(frame, "pts_s")
-        if pts >= 10.0:
-            pipe.stop.set()
-        if pts >= 1.0 and not reloaded:
-            write(path, text(whole))
-            new = watcher.poll()
-            assert new is not None
-            pipe.offer_config(new)
-            reloaded.append(pts)
-
-    pipe = CameraPipeline(cfg, "parking_lot_cars_overhead", store, pool, replay=True, on_frame=on_frame)
-    try:
-        alerts = pipe.run()
-    finally:
-        pool.close()
-        store.close()
-    assert reloaded, "the replay never reached 1 s"
+    _, alerts = replay_rewritten_at_1s(
+        tmp_path / "config.yaml", "parking_lot_cars_overhead", text(FAR_CORNER), text(whole), stop_s=10.0
+    )
     assert [(a.rule, a.category) for a in alerts] == [("vehicle_on_ice", "unknown")], alerts
     assert 4.0 <= alerts[0].start_s <= 9.5, alerts[0]

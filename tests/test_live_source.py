@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +48,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(**files: Path) -> Iterator[str]:
+    """tests/rtsp_server.py serving each file's H.264 at ``<url>/<name>`` on a free port; yields the URL
+    it prints once it listens, and kills it afterwards."""
+    proc = subprocess.Popen(
+        [SYSTEM_PYTHON, str(SERVER), *(f"{name}={path}" for name, path in files.items())],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("READY"), f"RTSP server did not start: {line!r}"
+        yield line.split()[1]
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 class Camera:

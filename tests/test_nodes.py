@@ -24,8 +24,8 @@ from monitor.nodes import DOWN_AFTER, cameras_of_node, is_down
 from monitor.store import NodeRow, Store, engine
 from tests.conftest import REPO
 from tests.pg import PASSWORD_VAR
+from tests.test_live_source import _gi_available, serving
 
-SERVER = REPO / "tests" / "rtsp_server.py"
 CLIP = REPO / "sample_videos" / "01_wade_in.mp4"  # a bather walks into the water at ~15 s
 
 
@@ -48,17 +48,9 @@ def test_a_node_is_down_after_thirty_silent_seconds() -> None:
     assert not is_down(None, now), "a node that never ran is not reported down"
 
 
-def _gi_missing() -> str | None:
-    if not Path("/usr/bin/python3").is_file():
-        return "Debian's /usr/bin/python3 is missing"
-    r = subprocess.run(["/usr/bin/python3", "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
-                       capture_output=True)  # fmt: skip
-    return None if r.returncode == 0 else "GStreamer's RTSP server is not installed: run scripts/install-system-deps.sh"
-
-
 @pytest.fixture
 def rtsp(tmp_path: Path) -> Iterator[str]:
-    why = _gi_missing()
+    why = _gi_available()
     if why:
         pytest.skip(why)
     import imageio_ffmpeg
@@ -71,16 +63,8 @@ def rtsp(tmp_path: Path) -> Iterator[str]:
          "-pix_fmt", "yuv420p", "-an", str(clip)],
         check=True,
     )  # fmt: skip
-    proc = subprocess.Popen(["/usr/bin/python3", str(SERVER), f"a={clip}", f"b={clip}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("READY"), f"RTSP server did not start: {line!r}"
-    try:
-        yield line.split()[1]
-    finally:
-        proc.kill()
-        proc.wait()
+    with serving(a=clip, b=clip) as url:
+        yield url
 
 
 def write_site(folder: Path, rtsp_url: str, store_url: str) -> Path:

@@ -23,9 +23,8 @@ from monitor.pipeline import CameraPipeline, run_cameras
 from monitor.segments import list_segments
 from monitor.store import Store
 from tests.conftest import REPO
-from tests.test_live_source import _gi_available
+from tests.test_live_source import _gi_available, serving
 
-SERVER = REPO / "tests" / "rtsp_server.py"
 CLIP = REPO / "sample_videos" / "01_wade_in.mp4"  # a bather walks into the water at ~15 s
 
 _why = _gi_available()
@@ -46,18 +45,8 @@ def camera_encode(src: Path, out: Path, width: int, seconds: float) -> Path:
 def camera(tmp_path: Path) -> Iterator[str]:
     main = camera_encode(CLIP, tmp_path / "main.mp4", 1280, 28)
     sub = camera_encode(CLIP, tmp_path / "sub.mp4", 640, 28)
-    proc = subprocess.Popen(
-        ["/usr/bin/python3", str(SERVER), f"main={main}", f"sub={sub}"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("READY"), f"RTSP server did not start: {line!r}"
-    try:
-        yield line.split()[1]
-    finally:
-        proc.kill()
-        proc.wait()
+    with serving(main=main, sub=sub) as url:
+        yield url
 
 
 def live_config(tmp: Path, url: str) -> dict:  # type: ignore[type-arg]
